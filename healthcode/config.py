@@ -1,0 +1,130 @@
+"""Typed settings, read once at the edge (CLI/web) from ``HEALTHCODE_*`` variables.
+
+Only this module reads ``os.environ``; domain code receives values as arguments.
+
+| variable                     | field               | default                      |
+|------------------------------|---------------------|------------------------------|
+| ``HEALTHCODE_DB``            | ``db``              | ``healthcode.db`` (SQLite file in the working directory) |
+| ``HEALTHCODE_SHARED``        | ``shared``          | ``../shared``                |
+| ``HEALTHCODE_ENV``           | ``environment``     | ``local`` (``prod`` refuses dev keys) |
+| ``HEALTHCODE_MASTER_KEY``    | ``master_key``      | a fixed development key (refused in ``prod``) |
+| ``HEALTHCODE_CODE_TTL``      | ``code_ttl_seconds``| ``180``                      |
+| ``HEALTHCODE_CLOCK_SKEW``    | ``clock_skew_seconds`` | ``30``                    |
+| ``HEALTHCODE_OUTBOX``        | ``outbox``          | ``healthcode-outbox.log`` (development SMS sender) |
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from healthcode.errors import ConfigError, MissingSharedFile
+
+#: The development master key: derived from a public string, so anyone can
+#: recompute it. ``environment="prod"`` refuses to start with it.
+DEV_MASTER_KEY = hashlib.sha256(b"healthcode development master key - NOT FOR PRODUCTION").digest()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All run-time settings; immutable. Build with :func:`load_settings`."""
+
+    db: str = "healthcode.db"
+    shared: str = "../shared"
+    environment: Literal["local", "prod"] = "local"
+    master_key: bytes = field(default=DEV_MASTER_KEY, repr=False)
+    code_ttl_seconds: int = 180
+    clock_skew_seconds: int = 30
+    outbox: str = "healthcode-outbox.log"
+    max_upload_bytes: int = 4 * 1024 * 1024
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def uses_dev_master_key(self) -> bool:
+        return self.master_key == DEV_MASTER_KEY
+
+    @property
+    def db_url(self) -> str:
+        """SQLAlchemy URL: ``db`` as given when it has a scheme, else a SQLite file path."""
+        if "://" in self.db:
+            url = self.db
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            return url
+        return f"sqlite:///{self.db}"
+
+    def with_db(self, db: str | None) -> Settings:
+        return self if not db else replace(self, db=db)
+
+    def shared_path(self, *parts: str) -> Path:
+        """Path of a reference-data file under ``shared``.
+
+        :raises MissingSharedFile: when it does not exist (names the variable).
+        """
+        path = Path(self.shared, *parts)
+        if not path.exists():
+            raise MissingSharedFile(
+                f"reference file not found: {path} — set HEALTHCODE_SHARED to the folder "
+                f"holding {'/'.join(parts)} (currently {self.shared!r})"
+            )
+        return path
+
+    def check(self) -> None:
+        """Refuse unsafe combinations.
+
+        :raises ConfigError: production mode with the development master key.
+        """
+        if self.is_prod and self.uses_dev_master_key:
+            raise ConfigError(
+                "HEALTHCODE_ENV=prod requires HEALTHCODE_MASTER_KEY (32 bytes, base64); "
+                "refusing to start with the development master key"
+            )
+        if self.code_ttl_seconds <= 0 or self.code_ttl_seconds > 86400:
+            raise ConfigError("HEALTHCODE_CODE_TTL must be between 1 and 86400 seconds")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default ``os.environ``).
+
+    :raises ConfigError: a malformed value.
+    """
+    env = os.environ if env is None else env
+    kwargs: dict[str, object] = {}
+    if env.get("HEALTHCODE_DB"):
+        kwargs["db"] = env["HEALTHCODE_DB"]
+    if env.get("HEALTHCODE_SHARED"):
+        kwargs["shared"] = env["HEALTHCODE_SHARED"]
+    envname = env.get("HEALTHCODE_ENV", "local")
+    if envname not in ("local", "prod"):
+        raise ConfigError(f"HEALTHCODE_ENV must be 'local' or 'prod', not {envname!r}")
+    kwargs["environment"] = envname
+    if env.get("HEALTHCODE_MASTER_KEY"):
+        try:
+            key = base64.b64decode(env["HEALTHCODE_MASTER_KEY"], validate=True)
+        except ValueError as exc:
+            raise ConfigError("HEALTHCODE_MASTER_KEY is not valid base64") from exc
+        if len(key) != 32:
+            raise ConfigError("HEALTHCODE_MASTER_KEY must decode to 32 bytes")
+        kwargs["master_key"] = key
+    for var, name in (
+        ("HEALTHCODE_CODE_TTL", "code_ttl_seconds"),
+        ("HEALTHCODE_CLOCK_SKEW", "clock_skew_seconds"),
+    ):
+        if env.get(var):
+            try:
+                kwargs[name] = int(env[var])
+            except ValueError as exc:
+                raise ConfigError(f"{var} must be a whole number of seconds") from exc
+    if env.get("HEALTHCODE_OUTBOX"):
+        kwargs["outbox"] = env["HEALTHCODE_OUTBOX"]
+    settings = Settings(**kwargs)  # type: ignore[arg-type]
+    settings.check()
+    return settings

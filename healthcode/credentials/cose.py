@@ -1,0 +1,162 @@
+"""COSE_Sign1 framing (RFC 9052 §4.2, §4.4) over cbor2, signatures via ``cryptography``.
+
+Only what signed health credentials use: single signer, attached payload,
+algorithms ES256 (-7), ES384 (-35), EdDSA (-8, Ed25519) and PS256 (-37).
+
+Accepted framings on decode: an untagged 4-array, tag 18 (COSE_Sign1), and
+tag 61 (CWT) around tag 18; anything else is :class:`CoseInvalid`.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from healthcode.credentials.errors import CoseInvalid, SignatureInvalid, UnsupportedAlgorithm
+
+HDR_ALG = 1
+HDR_KID = 4
+TAG_SIGN1 = 18
+TAG_CWT = 61
+
+ALG_ES256 = -7
+ALG_ES384 = -35
+ALG_EDDSA = -8
+ALG_PS256 = -37
+ALG_NAMES = {ALG_ES256: "ES256", ALG_ES384: "ES384", ALG_EDDSA: "EdDSA", ALG_PS256: "PS256"}
+
+PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
+PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+
+@dataclass(frozen=True)
+class Sign1:
+    """A decoded COSE_Sign1.
+
+    :ivar protected_bytes: the protected header exactly as received (bstr content).
+    :ivar protected: decoded protected header map.
+    :ivar unprotected: unprotected header map.
+    :ivar payload: payload bytes exactly as received.
+    :ivar signature: raw signature bytes (r||s for ECDSA).
+    :ivar tags: CBOR tags seen around the array, outermost first.
+    """
+
+    protected_bytes: bytes
+    protected: dict[Any, Any]
+    unprotected: dict[Any, Any]
+    payload: bytes
+    signature: bytes
+    tags: tuple[int, ...]
+
+    @property
+    def alg(self) -> int | None:
+        value = self.protected.get(HDR_ALG, self.unprotected.get(HDR_ALG))
+        return value if isinstance(value, int) else None
+
+    @property
+    def kid(self) -> bytes | None:
+        """Key ID: protected header first, unprotected only when the protected has none."""
+        kid = self.protected.get(HDR_KID)
+        if kid is None:
+            kid = self.unprotected.get(HDR_KID)
+        return bytes(kid) if isinstance(kid, bytes | bytearray) else None
+
+    def to_be_signed(self) -> bytes:
+        """Sig_structure ``["Signature1", protected, external_aad=b"", payload]`` (RFC 9052 §4.4)."""
+        return cbor2.dumps(["Signature1", self.protected_bytes, b"", self.payload])
+
+
+def decode_sign1(data: bytes) -> Sign1:
+    """Decode COSE_Sign1 bytes; the whole input must be one CBOR item.
+
+    :raises CoseInvalid: not CBOR, trailing data, wrong tags or array shape.
+    """
+    fp = io.BytesIO(data)
+    try:
+        item = cbor2.CBORDecoder(fp).decode()
+    except Exception as exc:  # cbor2 raises several types on hostile input
+        raise CoseInvalid(f"not a CBOR item: {exc}") from exc
+    if fp.read(1):
+        raise CoseInvalid("data after the COSE structure")
+    tags: list[int] = []
+    while isinstance(item, cbor2.CBORTag):
+        tags.append(item.tag)
+        item = item.value
+    if tuple(tags) not in ((), (TAG_SIGN1,), (TAG_CWT, TAG_SIGN1)):
+        raise CoseInvalid(f"unexpected CBOR tags {tags}")
+    if not isinstance(item, list | tuple) or len(item) != 4:
+        raise CoseInvalid("COSE_Sign1 must be an array of 4 items")
+    prot_b, unprot, payload, sig = item
+    if not isinstance(prot_b, bytes) or not isinstance(payload, bytes) or not isinstance(sig, bytes):
+        raise CoseInvalid("COSE_Sign1 fields have wrong types")
+    if not isinstance(unprot, dict):
+        raise CoseInvalid("unprotected header is not a map")
+    try:
+        prot = cbor2.loads(prot_b) if prot_b else {}
+    except Exception as exc:
+        raise CoseInvalid(f"protected header is not CBOR: {exc}") from exc
+    if not isinstance(prot, dict):
+        raise CoseInvalid("protected header is not a map")
+    return Sign1(prot_b, prot, dict(unprot), payload, sig, tuple(tags))
+
+
+def encode_sign1(payload: bytes, *, key: PrivateKey, alg: int, kid: bytes) -> bytes:
+    """Sign ``payload`` and return tagged (18) COSE_Sign1 bytes.
+
+    :param alg: ``ALG_ES256`` (P-256 key) or ``ALG_EDDSA`` (Ed25519 key).
+    :raises UnsupportedAlgorithm: alg/key mismatch.
+    """
+    prot_b = cbor2.dumps({HDR_ALG: alg, HDR_KID: kid})
+    tbs = cbor2.dumps(["Signature1", prot_b, b"", payload])
+    if alg == ALG_ES256 and isinstance(key, ec.EllipticCurvePrivateKey):
+        r, s = decode_dss_signature(key.sign(tbs, ec.ECDSA(hashes.SHA256())))
+        sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    elif alg == ALG_EDDSA and isinstance(key, ed25519.Ed25519PrivateKey):
+        sig = key.sign(tbs)
+    else:
+        raise UnsupportedAlgorithm(f"cannot sign with alg {alg} and {type(key).__name__}")
+    return cbor2.dumps(cbor2.CBORTag(TAG_SIGN1, [prot_b, {}, payload, sig]))
+
+
+def verify_signature(sign1: Sign1, key: PublicKey) -> None:
+    """Check ``sign1``'s signature with ``key`` over the received bytes.
+
+    :raises UnsupportedAlgorithm: the header's alg is unknown or does not fit the key.
+    :raises SignatureInvalid: the signature does not verify.
+    """
+    alg = sign1.alg
+    tbs = sign1.to_be_signed()
+    sig = sign1.signature
+    try:
+        if alg in (ALG_ES256, ALG_ES384) and isinstance(key, ec.EllipticCurvePublicKey):
+            size = 32 if alg == ALG_ES256 else 48
+            if len(sig) != 2 * size:
+                raise SignatureInvalid("ECDSA signature has the wrong length")
+            der = encode_dss_signature(
+                int.from_bytes(sig[:size], "big"), int.from_bytes(sig[size:], "big")
+            )
+            digest = hashes.SHA256() if alg == ALG_ES256 else hashes.SHA384()
+            key.verify(der, tbs, ec.ECDSA(digest))
+        elif alg == ALG_EDDSA and isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(sig, tbs)
+        elif alg == ALG_PS256 and isinstance(key, rsa.RSAPublicKey):
+            key.verify(
+                sig,
+                tbs,
+                padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+                hashes.SHA256(),
+            )
+        else:
+            raise UnsupportedAlgorithm(f"alg {alg} does not fit a {type(key).__name__}")
+    except InvalidSignature as exc:
+        raise SignatureInvalid("signature does not verify") from exc

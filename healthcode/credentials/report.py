@@ -1,0 +1,115 @@
+"""The verification report shared by every credential format.
+
+Shape (also the ``--json`` output of ``healthcode verify`` and ``POST /verify``)::
+
+    {"format": "native|hc1|shc|unknown", "verdict": "valid|invalid",
+     "colour": "green|yellow|red"|null, "status_code": "00|01|10"|null,
+     "stages": {"prefix": true, "signature": false, "expiry": null, ...},
+     "reasons": ["signature-invalid"], "warnings": [], "holder": {...}, "type": "health-code"}
+
+A stage is ``True`` (passed), ``False`` (failed) or ``None`` (not reached / not
+applicable). The verdict is ``valid`` only when no stage failed — except the
+*soft* stages (``schema`` for the international formats), whose failure is a
+warning — and ``colour`` is reported only for a valid verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from healthcode.credentials.errors import CredentialError
+
+T = TypeVar("T")
+
+
+@dataclass
+class VerificationReport:
+    """Result of :func:`healthcode.credentials.pipeline.verify`.
+
+    :ivar format: ``native`` (our ``HP1:``), ``hc1`` (EU DCC), ``shc`` or ``unknown``.
+    :ivar stages: ordered mapping stage name → True/False/None.
+    :ivar reasons: stable codes of failed stages, in stage order.
+    :ivar warnings: stable codes that do not make the verdict invalid.
+    :ivar holder: decoded, display-safe holder data (masked name, birth date …).
+    :ivar type: credential type: ``health-code``, ``vaccination``, ``test``, ``recovery``.
+    :ivar claims: decoded claims for display (never logged).
+    :ivar details: per-format extras (e.g. business-rule results).
+    """
+
+    format: str
+    stages: dict[str, bool | None]
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    soft_stages: frozenset[str] = frozenset()
+    colour: str | None = None
+    status_code: str | None = None
+    holder: dict[str, Any] = field(default_factory=dict)
+    type: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, fmt: str, stage_names: Iterable[str], **kw: Any) -> VerificationReport:
+        """A report with every named stage at ``None``."""
+        return cls(format=fmt, stages={name: None for name in stage_names}, **kw)
+
+    # -- recording -----------------------------------------------------------
+    def run(self, stage: str, fn: Callable[[], T]) -> T | None:
+        """Run ``fn`` as ``stage``: True on return, False (and its code) on CredentialError.
+
+        Any other exception is a bug in a decoder fed hostile input; it is
+        recorded as the stage's generic failure rather than escaping.
+        """
+        try:
+            value = fn()
+        except CredentialError as exc:
+            self.fail(stage, exc.code)
+            return None
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError):
+            self.fail(stage, f"{stage.replace('_', '-')}-invalid")
+            return None
+        self.stages[stage] = True
+        return value
+
+    def passed(self, stage: str) -> None:
+        self.stages[stage] = True
+
+    def fail(self, stage: str, code: str) -> None:
+        self.stages[stage] = False
+        if stage in self.soft_stages:
+            self.warn(code)
+        elif code not in self.reasons:
+            self.reasons.append(code)
+
+    def warn(self, code: str) -> None:
+        if code not in self.warnings:
+            self.warnings.append(code)
+
+    # -- result --------------------------------------------------------------
+    @property
+    def ok(self) -> bool:
+        """True when no hard stage failed and at least one stage passed."""
+        hard_fail = any(v is False for k, v in self.stages.items() if k not in self.soft_stages)
+        return not hard_fail and not self.reasons and any(v for v in self.stages.values())
+
+    @property
+    def verdict(self) -> str:
+        return "valid" if self.ok else "invalid"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public JSON shape (see the module docstring)."""
+        ok = self.ok
+        return {
+            "format": self.format,
+            "verdict": "valid" if ok else "invalid",
+            "colour": self.colour if ok else None,
+            "status_code": self.status_code if ok else None,
+            "stages": dict(self.stages),
+            "reasons": list(self.reasons),
+            "warnings": list(self.warnings),
+            "holder": dict(self.holder),
+            "type": self.type,
+            **({"details": self.details} if self.details else {}),
+        }
