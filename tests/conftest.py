@@ -1,0 +1,19 @@
+"""Base fixtures: fixed clock, temporary settings/database, shared-data lookup."""
+
+from __future__ import annotations
+
+import pytest
+
+from healthcode.clock import FixedClock
+from tests.support.shared import shared_path
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock("2024-05-01T12:00:00Z")
+
+
+@pytest.fixture
+def shared():
+    """``shared("vectors", "dcc")`` → Path, skipping (failing in CI) when missing."""
+    return shared_path
