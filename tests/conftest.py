@@ -7,6 +7,9 @@ import pytest
 from healthcode.clock import FixedClock
 from tests.support.shared import shared_path
 
+# Fixtures pg_url and pg_db_url (PostgreSQL), browser and page (chromium).
+pytest_plugins = ["tests.support.postgres", "tests.support.browser"]
+
 
 @pytest.fixture
 def clock() -> FixedClock:
