@@ -124,3 +124,19 @@ class MissingSharedFile(ConfigError):
 
     code = "shared-file-missing"
     status = 400
+
+
+class Conflict(HealthCodeError):
+    code = "conflict"
+    status = 409
+
+
+class HolderExists(Conflict):
+    code = "holder-exists"
+
+
+class TrustListInvalid(HealthCodeError):
+    """A trust list whose signature, anchor or validity does not check out."""
+
+    code = "trust-list-invalid"
+    status = 422

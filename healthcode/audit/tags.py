@@ -1,0 +1,20 @@
+"""Audit event tags, ``source:subject:action`` style (one enum, stable strings)."""
+
+from enum import StrEnum
+
+
+class AuditTag(StrEnum):
+    HOLDER_ENROL = "holder:enrol"
+    HOLDER_READ = "holder:read"  # any read of a holder's personal data
+    HOLDER_BATCH_READ = "holder:batch-read"  # one entry per batch of a bulk job
+    HOLDER_SIGN_IN = "holder:sign-in"
+    STATUS_CHANGE = "status:change"
+    CREDENTIAL_ISSUE = "credential:issue"
+    CREDENTIAL_VERIFY = "credential:verify"
+    FACTS_IMPORT = "facts:import"
+    RISK_AREAS_IMPORT = "risk-areas:import"
+    KEY_CREATE = "key:create"
+    KEY_ROTATE = "key:rotate"
+    KEY_REVOKE = "key:revoke"
+    TRUST_EXPORT = "trust:export"
+    DEMO_LOAD = "demo:load"

@@ -1,0 +1,274 @@
+"""Our own health-code token, ``HP1:`` — encode, decode and staged verification.
+
+Format (normative text: ``docs/token-format.md``)::
+
+    "HP1:" + Base45( zlib( COSE_Sign1( CBOR claims map ) ) )
+
+- COSE_Sign1 (RFC 9052 §4.2), tag 18, protected header ``{1: alg, 4: kid}``
+  with alg ES256 (-7) or EdDSA (-8), kid 8 bytes; empty unprotected header.
+- Claims: CWT (RFC 8392) ``1 iss`` (issuer GB/T 2260 code, text), ``2 sub``
+  (holder pseudonym, text), ``4 exp``, ``6 iat`` (integer seconds since the epoch,
+  UTC) and private claim ``-270`` holding the health-code map (text keys):
+  ``v`` 1, ``n`` masked name, ``id`` ID tail, ``c`` colour, ``s`` status code,
+  ``r`` reason rule ids, ``cn`` code name, ``d`` vaccination doses,
+  ``t`` latest test ``{"k": kind, "r": result, "at": sampling epoch seconds}`` or null,
+  ``demo`` true for DEMO codes (absent otherwise).
+- Base45 per RFC 9285; zlib per RFC 1950 (a complete stream, nothing after it).
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime, timedelta
+from typing import Any
+
+import cbor2
+from healthcode.credentials.base45 import b45decode, b45encode
+
+from healthcode.clock import from_epoch, to_epoch
+from healthcode.credentials import cose
+from healthcode.credentials.errors import (
+    CborInvalid,
+    ClaimsInvalid,
+    DecompressionFailed,
+    DemoKeyRejected,
+    Expired,
+    KeyRevoked,
+    NotYetValid,
+    UnknownFormat,
+    UnknownSigner,
+)
+from healthcode.credentials.model import (
+    COLOUR_BY_STATUS,
+    Colour,
+    HealthCodeClaims,
+    LatestTest,
+)
+from healthcode.credentials.report import VerificationReport
+from healthcode.credentials.trust import TrustedKey, TrustStore
+
+PREFIX = "HP1:"
+CLAIM_HC = -270
+STAGES = (
+    "picture", "prefix", "base45", "compression", "cose", "signer",
+    "signature", "cbor", "expiry", "claims",
+)  # fmt: skip
+#: Bound on the inflated size (bytes): a health code's claims are a few hundred bytes.
+MAX_INFLATED = 16_384
+#: Longest lifetime a token may claim (seconds); longer is ``claims-invalid``.
+MAX_LIFETIME = 86_400
+
+
+def claims_to_cbor(c: HealthCodeClaims) -> bytes:
+    """CBOR claims map of ``c`` (see the module docstring)."""
+    hc: dict[str, Any] = {
+        "v": 1,
+        "n": c.name_masked,
+        "id": c.id_tail,
+        "c": c.colour.value,
+        "s": c.status_code,
+        "r": list(c.reasons),
+        "cn": c.code_name,
+        "d": c.doses,
+        "t": None
+        if c.latest_test is None
+        else {
+            "k": c.latest_test.kind,
+            "r": c.latest_test.result,
+            "at": to_epoch(c.latest_test.sampled_at),
+        },
+    }
+    if c.demo:
+        hc["demo"] = True
+    return cbor2.dumps(
+        {
+            1: c.issuer,
+            2: c.subject,
+            4: to_epoch(c.expires_at),
+            6: to_epoch(c.issued_at),
+            CLAIM_HC: hc,
+        }
+    )
+
+
+def encode(claims: HealthCodeClaims, *, key: cose.PrivateKey, alg: int, kid: bytes) -> str:
+    """Sign ``claims`` and return the QR text ``HP1:…`` (QR alphanumeric characters only)."""
+    signed = cose.encode_sign1(claims_to_cbor(claims), key=key, alg=alg, kid=kid)
+    return PREFIX + b45encode(zlib.compress(signed, 9))
+
+
+def inflate(data: bytes) -> bytes:
+    """Inflate one complete zlib stream, bounded by :data:`MAX_INFLATED`.
+
+    :raises DecompressionFailed: not zlib, truncated, too large, or data after the stream.
+    """
+    d = zlib.decompressobj()
+    try:
+        out = d.decompress(data, MAX_INFLATED)
+    except zlib.error as exc:
+        raise DecompressionFailed(f"not a zlib stream: {exc}") from exc
+    if d.unconsumed_tail:
+        raise DecompressionFailed("inflated payload is too large")
+    if not d.eof:
+        raise DecompressionFailed("zlib stream is truncated")
+    if d.unused_data:
+        raise DecompressionFailed("data after the zlib stream")
+    return out
+
+
+def claims_from_map(m: Any) -> HealthCodeClaims:
+    """Validate a decoded CBOR claims map.
+
+    :raises ClaimsInvalid: missing or mistyped claims, unknown colour, colour/status mismatch.
+    """
+    if not isinstance(m, dict):
+        raise ClaimsInvalid("claims are not a map")
+    hc = m.get(CLAIM_HC)
+    if not isinstance(hc, dict) or hc.get("v") != 1:
+        raise ClaimsInvalid("missing health-code claim (-270) version 1")
+    iss, sub, exp, iat = m.get(1), m.get(2), m.get(4), m.get(6)
+    if not (isinstance(iss, str) and len(iss) == 6 and iss.isdigit()):
+        raise ClaimsInvalid("iss must be a GB/T 2260 code")
+    if not isinstance(sub, str) or not sub:
+        raise ClaimsInvalid("sub missing")
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in (exp, iat)):
+        raise ClaimsInvalid("iat/exp must be integers")
+    if not 0 < exp - iat <= MAX_LIFETIME:
+        raise ClaimsInvalid("exp must be after iat and within one day")
+    colour_s, status = hc.get("c"), hc.get("s")
+    try:
+        colour = Colour(colour_s)
+    except ValueError as exc:
+        raise ClaimsInvalid(f"unknown colour {colour_s!r}") from exc
+    if COLOUR_BY_STATUS.get(status) is not colour:
+        raise ClaimsInvalid("status code does not match colour")
+    reasons = hc.get("r", [])
+    if not isinstance(reasons, list | tuple) or not all(isinstance(r, str) for r in reasons):
+        raise ClaimsInvalid("r must be a list of rule ids")
+    for name in ("n", "id", "cn"):
+        if not isinstance(hc.get(name), str):
+            raise ClaimsInvalid(f"{name} must be text")
+    doses = hc.get("d", 0)
+    if not isinstance(doses, int) or isinstance(doses, bool) or not 0 <= doses <= 20:
+        raise ClaimsInvalid("d must be a small whole number")
+    t = hc.get("t")
+    latest: LatestTest | None = None
+    if t is not None:
+        if not (
+            isinstance(t, dict)
+            and t.get("k") in ("pcr", "antigen")
+            and t.get("r") in ("negative", "positive")
+            and isinstance(t.get("at"), int)
+        ):
+            raise ClaimsInvalid("t must be {k: pcr|antigen, r: negative|positive, at: int}")
+        latest = LatestTest(t["k"], t["r"], from_epoch(t["at"]))
+    demo = hc.get("demo", False)
+    if demo is not True and demo is not False:
+        raise ClaimsInvalid("demo must be true when present")
+    return HealthCodeClaims(
+        issuer=iss,
+        subject=sub,
+        issued_at=from_epoch(iat),
+        expires_at=from_epoch(exp),
+        name_masked=hc["n"],
+        id_tail=hc["id"],
+        colour=colour,
+        code_name=hc["cn"],
+        reasons=tuple(reasons),
+        latest_test=latest,
+        doses=doses,
+        demo=demo,
+    )
+
+
+def _find_signer(sign1: cose.Sign1, trust: TrustStore, at: datetime) -> TrustedKey:
+    kid = sign1.kid
+    key = trust.native.get(kid) if kid else None
+    if key is None:
+        raise UnknownSigner("no trusted key with this kid")
+    if key.status == "revoked":
+        raise KeyRevoked("the issuer revoked this key")
+    if key.not_after is not None and at > key.not_after:
+        raise KeyRevoked("the key is past its trust-list validity")
+    if key.demo and trust.production:
+        raise DemoKeyRejected("DEMO key presented to a production verifier")
+    return key
+
+
+def verify_into(text: str, *, trust: TrustStore, at: datetime) -> VerificationReport:
+    """Run the ``HP1:`` stages on ``text`` at validation clock ``at`` (aware UTC).
+
+    Decoding stages run in order; once the COSE structure decodes, signer,
+    signature, CBOR, expiry and claims are each checked and reported.
+    Never raises for bad input.
+    """
+    r = VerificationReport.start("native", STAGES, type="health-code")
+
+    def prefix() -> str:
+        if not text.startswith(PREFIX):
+            raise UnknownFormat("no HP1: prefix")
+        return text[len(PREFIX) :]
+
+    body = r.run("prefix", prefix)
+    if body is None:
+        return r
+    raw = r.run("base45", lambda: b45decode(body))
+    if raw is None:
+        return r
+    signed = r.run("compression", lambda: inflate(raw))
+    if signed is None:
+        return r
+    sign1 = r.run("cose", lambda: cose.decode_sign1(signed))
+    if sign1 is None:
+        return r
+    signer = r.run("signer", lambda: _find_signer(sign1, trust, at))
+    if signer is not None:
+        r.run("signature", lambda: cose.verify_signature(sign1, signer.public_key))
+
+    def decode_cbor() -> Any:
+        try:
+            return cbor2.loads(sign1.payload)
+        except Exception as exc:
+            raise CborInvalid(str(exc)) from exc
+
+    payload = r.run("cbor", decode_cbor)
+    if payload is None:
+        return r
+    claims = r.run("claims", lambda: claims_from_map(payload))
+    if claims is not None and signer is not None and claims.issuer != signer.issuer:
+        r.fail("claims", "issuer-mismatch")
+    if claims is not None:
+        skew = timedelta(seconds=trust.clock_skew_seconds)
+
+        def expiry() -> None:
+            if at + skew < claims.issued_at:
+                raise NotYetValid("issued in the future: check the device clock")
+            if at >= claims.expires_at + skew:
+                raise Expired("the code has expired")
+
+        r.run("expiry", expiry)
+        r.colour = claims.colour.value
+        r.status_code = claims.status_code
+        r.holder = {
+            "name_masked": claims.name_masked,
+            "id_tail": claims.id_tail,
+            "issuer": claims.issuer,
+            "code_name": claims.code_name,
+        }
+        r.claims = {
+            "issued_at": claims.issued_at.isoformat(),
+            "expires_at": claims.expires_at.isoformat(),
+            "reasons": list(claims.reasons),
+            "doses": claims.doses,
+            "demo": claims.demo,
+            "latest_test": None
+            if claims.latest_test is None
+            else {
+                "kind": claims.latest_test.kind,
+                "result": claims.latest_test.result,
+                "sampled_at": claims.latest_test.sampled_at.isoformat(),
+            },
+        }
+        if claims.demo:
+            r.warn("demo")
+    return r

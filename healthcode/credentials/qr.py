@@ -1,0 +1,59 @@
+"""QR symbols ⇄ text only (no crypto): segno to draw, zxing-cpp to read.
+
+:func:`decode_image` bounds the work on hostile input: at most
+:data:`MAX_IMAGE_BYTES` bytes and :data:`MAX_PIXELS` pixels (Pillow's
+decompression-bomb guard is tightened to the same limit).
+"""
+
+from __future__ import annotations
+
+import io
+
+import segno
+import zxingcpp
+from PIL import Image
+
+from healthcode.credentials.errors import NoQrFound, PictureUnreadable
+
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+
+
+def encode_png(text: str, *, scale: int = 6, border: int = 4) -> bytes:
+    """PNG bytes of a QR symbol for ``text`` (error level M, alphanumeric mode when possible)."""
+    buf = io.BytesIO()
+    segno.make(text, error="m", boost_error=False, micro=False).save(buf, kind="png", scale=scale, border=border)
+    return buf.getvalue()
+
+
+def decode_image(data: bytes) -> list[str]:
+    """Texts of every QR symbol in an image (PNG, JPEG, GIF, BMP, WebP …), in reading order.
+
+    :raises PictureUnreadable: not an image, too large, or corrupt.
+    :raises NoQrFound: an image with no readable QR symbol.
+    """
+    if len(data) > MAX_IMAGE_BYTES:
+        raise PictureUnreadable(f"image larger than {MAX_IMAGE_BYTES} bytes")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            w, h = probe.size
+            if w * h > MAX_PIXELS:
+                raise PictureUnreadable(f"image has more than {MAX_PIXELS} pixels")
+            img = probe.convert("L")
+    except PictureUnreadable:
+        raise
+    except Exception as exc:  # Pillow raises many types on corrupt input
+        raise PictureUnreadable(f"not a readable image: {exc}") from exc
+    results = zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)
+    texts = [r.text for r in results if r.valid and r.text]
+    if not texts:
+        raise NoQrFound("no QR code found in the image")
+    return texts
+
+
+def looks_like_image(data: bytes) -> bool:
+    """True for the magic numbers of common image formats."""
+    return data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"RIFF")) or data[4:12] in (
+        b"ftypavif",
+        b"ftypheic",
+    )

@@ -1,0 +1,1 @@
+"""Facts about holders: tests, vaccinations, declarations, contact lists, quarantine orders."""

@@ -1,0 +1,1 @@
+"""Holders: real-name enrolment, identity documents, masking, personal-data protection."""

@@ -1,0 +1,1 @@
+"""Regional issuers: the 34 provincial-level regions plus the national platform."""

@@ -1,0 +1,399 @@
+"""Issuers and their keys in the database; the signed trust list.
+
+Key purposes: ``health-code`` (signs ``HP1:`` tokens), ``trust-list`` (the
+national platform's anchor: signs trust lists and audit checkpoints), ``dcc`` and
+``shc`` (e-certificates). Private keys are sealed under a key derived from the
+master key (:mod:`healthcode.protect`), bound to their kid.
+
+Trust list (``GET /trust-list``, ``healthcode trust export``)::
+
+    {"format": "healthcode-trust-list/1",
+     "payload": {"issued_at", "valid_until", "anchor": {"kid", "alg", "public_key"},
+                 "issuers": [{"code", "name", "code_name", "keys": [{"kid", "alg",
+                     "public_key", "status", "demo", "not_after"}]}]},
+     "signature": {"kid", "alg": "ES256", "value"}}
+
+``public_key`` is base64 SubjectPublicKeyInfo DER, ``kid`` hex; ``value`` is a
+base64 DER ECDSA P-256/SHA-256 signature over the canonical JSON of
+``payload`` (sorted keys, no spaces, UTF-8). Keys rotated within
+:data:`ROTATED_GRACE_DAYS` stay listed (status ``rotated``) so codes they signed
+still verify; revoked keys stay listed as ``revoked``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from healthcode.audit import log as audit
+from healthcode.audit.tags import AuditTag
+from healthcode.clock import parse_instant
+from healthcode.credentials.cose import PrivateKey
+from healthcode.credentials.keys import (
+    ALGS,
+    generate_private_key,
+    kid_for,
+    load_private_der,
+    load_public_der,
+    private_der,
+    public_der,
+)
+from healthcode.credentials.trust import TrustedKey, TrustStore
+from healthcode.errors import ConfigError, NotFound, TrustListInvalid
+from healthcode.issuers.regions import NATIONAL, REGIONS
+from healthcode.protect import derive_key, seal, unseal
+from healthcode.storage.models import Issuer, SigningKey
+
+ROTATED_GRACE_DAYS = 30
+TRUST_LIST_VALID_DAYS = 7
+FORMAT = "healthcode-trust-list/1"
+
+
+def _canonical(obj: object) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def create_key(
+    session: Session,
+    *,
+    issuer: str,
+    purpose: str,
+    master: bytes,
+    at: datetime,
+    alg: str = "ES256",
+    demo: bool = False,
+    actor: str = "system",
+) -> SigningKey:
+    """Generate and store a key for ``issuer``; it becomes the active key of its purpose.
+
+    The previous active key of that purpose, if any, becomes ``rotated``.
+    :raises ValueError: unknown ``alg``.
+    """
+    if purpose == "trust-list" and alg != "ES256":
+        raise ValueError("the trust-list anchor key is ES256")
+    private = generate_private_key(alg)
+    pub = private.public_key()
+    kid = kid_for(pub).hex()
+    for old in session.execute(
+        select(SigningKey).where(
+            SigningKey.issuer_code == issuer,
+            SigningKey.purpose == purpose,
+            SigningKey.status == "active",
+        )
+    ).scalars():
+        old.status = "rotated"
+        old.rotated_at = at
+    row = SigningKey(
+        kid=kid,
+        issuer_code=issuer,
+        purpose=purpose,
+        alg=alg,
+        public_key=public_der(pub),
+        private_key=seal(derive_key(master, "issuer-keys"), private_der(private), aad=kid.encode()),
+        status="active",
+        demo=demo,
+        created_at=at,
+    )
+    session.add(row)
+    audit.append(
+        session,
+        tag=AuditTag.KEY_CREATE,
+        actor=actor,
+        at=at,
+        subject=issuer,
+        data={"kid": kid, "purpose": purpose, "alg": alg, "demo": demo},
+    )
+    return row
+
+
+def ensure_issuers(session: Session, *, master: bytes, at: datetime, dev_keys: bool) -> int:
+    """Create missing issuers; with ``dev_keys`` also their missing keys, marked DEMO.
+
+    :returns: number of keys created.
+    """
+    existing = {i.code for i in session.execute(select(Issuer)).scalars()}
+    for r in REGIONS:
+        if r.code not in existing:
+            session.add(
+                Issuer(
+                    code=r.code,
+                    name=r.name,
+                    code_name=r.code_name,
+                    city_overrides=dict(r.city_overrides),
+                    created_at=at,
+                )
+            )
+    session.flush()
+    if not dev_keys:
+        return 0
+    have = {
+        (k.issuer_code, k.purpose)
+        for k in session.execute(select(SigningKey).where(SigningKey.status == "active")).scalars()
+    }
+    created = 0
+    wanted = [(r.code, "health-code") for r in REGIONS] + [(NATIONAL.code, "trust-list")]
+    for code, purpose in wanted:
+        if (code, purpose) not in have:
+            create_key(session, issuer=code, purpose=purpose, master=master, at=at, demo=True)
+            created += 1
+    return created
+
+
+def active_key(session: Session, issuer: str, purpose: str = "health-code") -> SigningKey:
+    """The active key of ``issuer`` for ``purpose``.
+
+    :raises NotFound: none (production: create one with ``healthcode keys create``).
+    """
+    row = session.execute(
+        select(SigningKey).where(
+            SigningKey.issuer_code == issuer,
+            SigningKey.purpose == purpose,
+            SigningKey.status == "active",
+        )
+    ).scalar()
+    if row is None:
+        raise NotFound(f"issuer {issuer} has no active {purpose} key")
+    return row
+
+
+def private_key(row: SigningKey, master: bytes) -> PrivateKey:
+    """Unseal a stored private key.
+
+    :raises ConfigError: the key was destroyed or the master key is wrong.
+    """
+    if row.private_key is None:
+        raise ConfigError(f"private key {row.kid} was destroyed")
+    try:
+        return load_private_der(
+            unseal(derive_key(master, "issuer-keys"), row.private_key, aad=row.kid.encode())
+        )
+    except Exception as exc:
+        raise ConfigError(f"cannot unseal key {row.kid}: wrong HEALTHCODE_MASTER_KEY?") from exc
+
+
+def signer_for(row: SigningKey, master: bytes) -> tuple[PrivateKey, int, bytes]:
+    """(private key, COSE alg, kid bytes) for signing with ``row``."""
+    return private_key(row, master), ALGS[row.alg], bytes.fromhex(row.kid)
+
+
+def rotate_key(
+    session: Session, *, issuer: str, purpose: str, master: bytes, at: datetime, actor: str
+) -> SigningKey:
+    """New active key; the old one stays ``rotated`` (still verifies) for the grace period."""
+    old = session.execute(
+        select(SigningKey).where(
+            SigningKey.issuer_code == issuer,
+            SigningKey.purpose == purpose,
+            SigningKey.status == "active",
+        )
+    ).scalar()
+    demo = bool(old.demo) if old is not None else False
+    alg = old.alg if old is not None else "ES256"
+    row = create_key(
+        session,
+        issuer=issuer,
+        purpose=purpose,
+        master=master,
+        at=at,
+        alg=alg,
+        demo=demo,
+        actor=actor,
+    )
+    audit.append(
+        session,
+        tag=AuditTag.KEY_ROTATE,
+        actor=actor,
+        at=at,
+        subject=issuer,
+        data={"new": row.kid, "old": old.kid if old else None, "purpose": purpose},
+    )
+    return row
+
+
+def revoke_key(session: Session, *, kid: str, reason: str, at: datetime, actor: str) -> SigningKey:
+    """Revoke a key: it verifies nothing from now on; its private part is destroyed.
+
+    :raises NotFound: unknown kid.
+    """
+    row = session.get(SigningKey, kid.lower())
+    if row is None:
+        raise NotFound(f"no key with kid {kid}")
+    row.status = "revoked"
+    row.revoked_at = at
+    row.revocation_reason = reason[:200]
+    row.private_key = None
+    audit.append(
+        session,
+        tag=AuditTag.KEY_REVOKE,
+        actor=actor,
+        at=at,
+        subject=row.issuer_code,
+        data={"kid": row.kid, "reason": reason[:200]},
+    )
+    return row
+
+
+def _listed_keys(session: Session, at: datetime) -> Iterable[SigningKey]:
+    grace = at - timedelta(days=ROTATED_GRACE_DAYS)
+    for k in session.execute(
+        select(SigningKey).where(SigningKey.purpose == "health-code").order_by(SigningKey.kid)
+    ).scalars():
+        if k.status == "rotated" and k.rotated_at is not None and k.rotated_at < grace:
+            continue
+        yield k
+
+
+def trust_store_from_db(
+    session: Session, *, at: datetime, production: bool, clock_skew_seconds: int
+) -> TrustStore:
+    """The verifier's trust store straight from this database (same content as the trust list)."""
+    store = TrustStore(production=production, clock_skew_seconds=clock_skew_seconds)
+    for k in _listed_keys(session, at):
+        store.native[bytes.fromhex(k.kid)] = TrustedKey(
+            kid=bytes.fromhex(k.kid),
+            issuer=k.issuer_code,
+            alg=k.alg,
+            public_key=load_public_der(k.public_key),
+            status=k.status,
+            demo=k.demo,
+            not_after=(k.rotated_at + timedelta(days=ROTATED_GRACE_DAYS)) if k.rotated_at else None,
+        )
+    return store
+
+
+def build_trust_list(session: Session, *, master: bytes, at: datetime) -> dict[str, object]:
+    """Build and sign the trust list (see the module docstring).
+
+    :raises NotFound: no national trust-list key.
+    """
+    anchor = active_key(session, NATIONAL.code, "trust-list")
+    issuers: dict[str, dict[str, object]] = {}
+    for i in session.execute(select(Issuer).order_by(Issuer.code)).scalars():
+        issuers[i.code] = {"code": i.code, "name": i.name, "code_name": i.code_name, "keys": []}
+    for k in _listed_keys(session, at):
+        keys = issuers[k.issuer_code]["keys"]
+        assert isinstance(keys, list)  # noqa: S101 - built above
+        keys.append(
+            {
+                "kid": k.kid,
+                "alg": k.alg,
+                "public_key": base64.b64encode(k.public_key).decode(),
+                "status": k.status,
+                "demo": k.demo,
+                "not_after": (k.rotated_at + timedelta(days=ROTATED_GRACE_DAYS)).isoformat()
+                if k.rotated_at
+                else None,
+            }
+        )
+    payload = {
+        "issued_at": at.isoformat(),
+        "valid_until": (at + timedelta(days=TRUST_LIST_VALID_DAYS)).isoformat(),
+        "anchor": {
+            "kid": anchor.kid,
+            "alg": "ES256",
+            "public_key": base64.b64encode(anchor.public_key).decode(),
+            "demo": anchor.demo,
+        },
+        "issuers": list(issuers.values()),
+    }
+    priv = private_key(anchor, master)
+    assert isinstance(priv, ec.EllipticCurvePrivateKey)  # noqa: S101 - anchor is ES256
+    sig = priv.sign(_canonical(payload), ec.ECDSA(hashes.SHA256()))
+    return {
+        "format": FORMAT,
+        "payload": payload,
+        "signature": {"kid": anchor.kid, "alg": "ES256", "value": base64.b64encode(sig).decode()},
+    }
+
+
+def trust_store_from_list(
+    doc: object,
+    *,
+    at: datetime,
+    production: bool,
+    clock_skew_seconds: int,
+    anchor_public_key: bytes | None = None,
+) -> TrustStore:
+    """Check a trust list's signature and validity, and build a trust store from it.
+
+    :param anchor_public_key: pinned anchor (SPKI DER); when None the list's own
+        anchor is used (self-signed: integrity only), and a DEMO anchor is refused in production.
+    :raises TrustListInvalid: malformed, bad signature, expired, or DEMO anchor in production.
+    """
+    try:
+        assert isinstance(doc, dict) and doc.get("format") == FORMAT  # noqa: S101
+        payload = doc["payload"]
+        sig = base64.b64decode(doc["signature"]["value"])
+        anchor_der = anchor_public_key or base64.b64decode(payload["anchor"]["public_key"])
+        anchor = load_public_der(anchor_der)
+        assert isinstance(anchor, ec.EllipticCurvePublicKey)  # noqa: S101
+        anchor.verify(sig, _canonical(payload), ec.ECDSA(hashes.SHA256()))
+        valid_until = parse_instant(payload["valid_until"])
+        issued_at = parse_instant(payload["issued_at"])
+    except InvalidSignature as exc:
+        raise TrustListInvalid("trust list signature does not verify") from exc
+    except (AssertionError, KeyError, TypeError, ValueError) as exc:
+        raise TrustListInvalid(f"malformed trust list: {exc}") from exc
+    if not issued_at - timedelta(minutes=5) <= at < valid_until:
+        raise TrustListInvalid("trust list is not valid at this time (expired or from the future)")
+    if production and payload["anchor"].get("demo"):
+        raise TrustListInvalid("trust list is signed by a DEMO anchor; refused in production")
+    store = TrustStore(production=production, clock_skew_seconds=clock_skew_seconds)
+    try:
+        for issuer in payload["issuers"]:
+            for k in issuer["keys"]:
+                kid = bytes.fromhex(k["kid"])
+                store.native[kid] = TrustedKey(
+                    kid=kid,
+                    issuer=issuer["code"],
+                    alg=k["alg"],
+                    public_key=load_public_der(base64.b64decode(k["public_key"])),
+                    status=k["status"],
+                    demo=bool(k.get("demo")),
+                    not_after=parse_instant(k["not_after"]) if k.get("not_after") else None,
+                )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TrustListInvalid(f"malformed key in trust list: {exc}") from exc
+    return store
+
+
+def checkpoint_signer(session: Session, master: bytes):  # type: ignore[no-untyped-def]
+    """A :data:`healthcode.audit.log.CheckpointSigner` using the national anchor key."""
+    row = active_key(session, NATIONAL.code, "trust-list")
+    priv = private_key(row, master)
+
+    def sign(message: bytes) -> tuple[str, bytes]:
+        assert isinstance(priv, ec.EllipticCurvePrivateKey)  # noqa: S101
+        return row.kid, priv.sign(message, ec.ECDSA(hashes.SHA256()))
+
+    return sign
+
+
+def checkpoint_verifier(session: Session):  # type: ignore[no-untyped-def]
+    """A :data:`healthcode.audit.log.CheckpointVerifier` over the stored anchor keys."""
+    keys = {
+        k.kid: load_public_der(k.public_key)
+        for k in session.execute(
+            select(SigningKey).where(SigningKey.purpose == "trust-list")
+        ).scalars()
+    }
+
+    def verify(kid: str, message: bytes, signature: bytes) -> bool:
+        pub = keys.get(kid)
+        if not isinstance(pub, ec.EllipticCurvePublicKey):
+            return False
+        try:
+            pub.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify

@@ -1,0 +1,1 @@
+"""Risk areas (中/高风险地区) from the published national lists."""

@@ -1,0 +1,242 @@
+"""Database tables (SQLAlchemy 2 declarative). Migrations live in ``migrations/``.
+
+Conventions: every timestamp is stored as UTC (naive in the database, aware in
+Python, see :class:`UTCDateTime`); personal data is stored only sealed
+(:mod:`healthcode.protect`) and found by blind indexes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, naive UTC in the database (portable across backends)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Issuer(Base):
+    """One of the 35 issuers (34 regions + national platform ``100000``)."""
+
+    __tablename__ = "issuers"
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    code_name: Mapped[str] = mapped_column(String(64))
+    city_overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class SigningKey(Base):
+    """An issuer key. ``private_key`` is sealed under the master key; None once destroyed.
+
+    ``purpose``: ``health-code`` | ``trust-list`` (national anchor) | ``dcc`` | ``shc``.
+    ``status``: ``active`` | ``rotated`` | ``revoked``.
+    """
+
+    __tablename__ = "signing_keys"
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex
+    issuer_code: Mapped[str] = mapped_column(ForeignKey("issuers.code"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    alg: Mapped[str] = mapped_column(String(8))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # SubjectPublicKeyInfo DER
+    private_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(8), default="active")
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    rotated_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revocation_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class Holder(Base):
+    """A holder. ``pii`` (name, ID, phone) is sealed with the holder's data key."""
+
+    __tablename__ = "holders"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    region: Mapped[str] = mapped_column(String(6), index=True)
+    pseudonym: Mapped[str] = mapped_column(String(32), unique=True)
+    data_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # wrapped DEK; None = shredded
+    pii: Mapped[bytes] = mapped_column(LargeBinary)
+    id_index: Mapped[str] = mapped_column(String(32), unique=True)
+    phone_index: Mapped[str] = mapped_column(String(32), index=True)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class Fact(Base):
+    """A fact about a holder (test, vaccination, declaration, contact, quarantine).
+
+    ``data`` is sealed with the holder's data key; ``observed_at`` (UTC) is the
+    fact's own time (sampling time, dose date, declaration time, listing time).
+    """
+
+    __tablename__ = "facts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    holder_id: Mapped[str] = mapped_column(ForeignKey("holders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    observed_at: Mapped[datetime]
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    import_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+
+
+class PlaceVisit(Base):
+    """Blind-indexed place of a declared stay, so a risk-list change finds holders by index.
+
+    ``place_key`` = blind index of the normalised (province, city, county, community).
+    """
+
+    __tablename__ = "place_visits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    holder_id: Mapped[str] = mapped_column(ForeignKey("holders.id"), index=True)
+    fact_id: Mapped[int] = mapped_column(ForeignKey("facts.id"))
+    place_key: Mapped[str] = mapped_column(String(32), index=True)
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+
+
+class Status(Base):
+    """One evaluated status; all rows of a holder are their history (``current`` marks the latest)."""
+
+    __tablename__ = "statuses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    holder_id: Mapped[str] = mapped_column(ForeignKey("holders.id"), index=True)
+    colour: Mapped[str] = mapped_column(String(8))
+    status_code: Mapped[str] = mapped_column(String(2))
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    clears_at: Mapped[datetime | None]
+    evaluated_at: Mapped[datetime]
+    as_of: Mapped[datetime]
+    ruleset: Mapped[str] = mapped_column(String(64))
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    trigger: Mapped[str] = mapped_column(String(32), default="facts")
+
+    __table_args__ = (Index("ix_statuses_current", "holder_id", "current"),)
+
+
+class RiskArea(Base):
+    """One continuous listing of one community at one level (as published, Asia/Shanghai times)."""
+
+    __tablename__ = "risk_areas"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    level: Mapped[str] = mapped_column(String(8))
+    province: Mapped[str] = mapped_column(String(64))
+    city: Mapped[str] = mapped_column(String(64))
+    county: Mapped[str] = mapped_column(String(64))
+    community: Mapped[str] = mapped_column(Text)
+    first_listed: Mapped[datetime]
+    last_listed: Mapped[datetime]
+    first_absent: Mapped[datetime | None]
+    place_key: Mapped[str] = mapped_column(String(32), index=True)
+    import_id: Mapped[str] = mapped_column(String(40), index=True)
+
+    __table_args__ = (
+        Index("ix_risk_areas_when", "first_listed", "first_absent"),
+        Index("ix_risk_areas_where", "province", "city"),
+    )
+
+
+class ImportRun(Base):
+    """A completed all-or-nothing import (facts or risk areas)."""
+
+    __tablename__ = "imports"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    source: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OtpChallenge(Base):
+    """A one-time code sent by SMS: stored hashed, expires, limited attempts."""
+
+    __tablename__ = "otp_challenges"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    phone_index: Mapped[str] = mapped_column(String(32), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    consumed_at: Mapped[datetime | None]
+
+
+class HolderSession(Base):
+    """A signed-in holder session; the cookie carries the token, the table its hash."""
+
+    __tablename__ = "holder_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder_id: Mapped[str] = mapped_column(ForeignKey("holders.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """Messages of the development SMS sender (shown on the admin page)."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(8), default="sms")
+    recipient: Mapped[str] = mapped_column(String(32))  # masked
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained audit entry. Never holds a token or personal data."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    tag: Mapped[str] = mapped_column(String(40), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(64), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """Signed checkpoint over the chain head at ``seq`` (national trust-list key)."""
+
+    __tablename__ = "audit_checkpoints"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    kid: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    at: Mapped[datetime]
