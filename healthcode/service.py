@@ -1,0 +1,395 @@
+"""The application facade used by both the CLI and the web app (both stay thin).
+
+``HealthCode(settings)`` opens (creating/migrating) the database, ensures the
+35 issuers exist (with DEMO development keys in local mode), and offers one
+method per use case. Each method is one transaction: on any error nothing is
+written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from healthcode.audit import log as audit
+from healthcode.audit.tags import AuditTag
+from healthcode.clock import Clock, SystemClock
+from healthcode.config import Settings
+from healthcode.credentials import native
+from healthcode.credentials.errors import CredentialError
+from healthcode.credentials.model import Colour, HealthCodeClaims, LatestTest
+from healthcode.credentials.pipeline import VerifyOptions, verify
+from healthcode.credentials.qr import decode_image
+from healthcode.credentials.report import VerificationReport
+from healthcode.credentials.trust import TrustStore
+from healthcode.errors import NotFound
+from healthcode.facts.service import gather_facts, import_facts
+from healthcode.holders import status as status_svc
+from healthcode.holders.service import HolderKeys, enrol, get_holder, read_pii
+from healthcode.issuers import service as issuers
+from healthcode.issuers.regions import region_of
+from healthcode.riskareas import service as riskareas
+from healthcode.rules.engine import load_default_ruleset
+from healthcode.rules.model import RuleSet
+from healthcode.storage.db import Database, open_database
+from healthcode.storage.models import Holder, ImportRun, Issuer, SigningKey, Status
+
+Progress = Callable[[int, int], None]
+
+
+class HealthCode:
+    """One healthcode deployment: settings + database + clock."""
+
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, db: Database | None = None
+    ) -> None:
+        settings.check()
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.db = db or open_database(settings.db_url)
+        self.keys = HolderKeys.from_master(settings.master_key)
+        self.ruleset: RuleSet = load_default_ruleset()
+        with self.db.session() as s:
+            issuers.ensure_issuers(
+                s, master=settings.master_key, at=self.now(), dev_keys=not settings.is_prod
+            )
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # -- holders -----------------------------------------------------------------
+    def enrol(self, *, actor: str = "cli", demo: bool = False, **fields: Any) -> dict[str, Any]:
+        """Enrol a holder and evaluate their first status.
+
+        :returns: ``{"holder_id", "region", "name_masked", "id_masked"}``.
+        :raises InputError: invalid name, ID, phone or region; :raises HolderExists: duplicate ID.
+        """
+        at = self.now()
+        with self.db.session() as s:
+            holder, pii = enrol(s, self.keys, at=at, actor=actor, demo=demo, **fields)
+            s.flush()
+            status_svc.evaluate_holder(
+                s,
+                self.keys,
+                holder,
+                self.ruleset,
+                as_of=self.as_of(s, holder),
+                at=at,
+                trigger="enrol",
+            )
+            m = pii.masked()
+            return {
+                "holder_id": holder.id,
+                "region": holder.region,
+                "name_masked": m["name_masked"],
+                "id_masked": m["id_masked"],
+            }
+
+    def as_of(self, s: Session, holder: Holder) -> datetime:
+        """Evaluation instant for a holder: now, or the demo date for DEMO holders."""
+        if holder.demo:
+            run = s.execute(
+                select(ImportRun)
+                .where(ImportRun.kind == "demo")
+                .order_by(ImportRun.created_at.desc())
+                .limit(1)
+            ).scalar()
+            if run is not None and run.summary.get("as_of"):
+                return datetime.fromisoformat(run.summary["as_of"])
+        return self.now()
+
+    def holder_view(self, holder_id: str, *, actor: str) -> dict[str, Any]:
+        """What the holder's own page shows (masked data, status, reasons, history, latest test).
+
+        Reading is audited (``holder:read``). :raises NotFound: unknown holder.
+        """
+        at = self.now()
+        with self.db.session() as s:
+            h = get_holder(s, holder_id)
+            pii = read_pii(s, h, self.keys, actor=actor, purpose="holder page", at=at)
+            facts = gather_facts(s, self.keys, h)
+            cur = status_svc.current_status(s, h.id)
+            if cur is None:
+                cur, _ = status_svc.evaluate_holder(
+                    s, self.keys, h, self.ruleset, as_of=self.as_of(s, h), at=at
+                )
+            region = region_of(h.region)
+            issuer = s.get(Issuer, region.code if region else h.region)
+            latest = _latest_test(facts)
+            return {
+                "holder_id": h.id,
+                "region": h.region,
+                "issuer": {
+                    "code": issuer.code,
+                    "name": issuer.name,
+                    "code_name": region.code_name_for(h.region) if region else issuer.code_name,
+                }
+                if issuer
+                else None,
+                **pii.masked(),
+                "demo": h.demo,
+                "status": _status_dict(cur),
+                "history": [_status_dict(x) for x in status_svc.history(s, h.id)],
+                "latest_test": None
+                if latest is None
+                else {
+                    "kind": latest.kind,
+                    "result": latest.result,
+                    "sampled_at": latest.sampled_at.isoformat(),
+                    "hours_since": int((at - latest.sampled_at).total_seconds() // 3600),
+                },
+                "doses": _doses(facts),
+            }
+
+    # -- codes -------------------------------------------------------------------
+    def issue_code(self, holder_id: str, *, actor: str = "cli") -> dict[str, Any]:
+        """Sign a fresh short-lived ``HP1:`` token for a holder.
+
+        :returns: ``{"token", "expires_at", "colour", "status_code"}``.
+        :raises NotFound: unknown or destroyed holder, or no active issuer key.
+        """
+        at = self.now().replace(microsecond=0)
+        with self.db.session() as s:
+            h = get_holder(s, holder_id)
+            pii = read_pii(
+                s, h, self.keys, actor=actor, purpose="issue code", at=at, audit_read=False
+            )
+            cur = status_svc.current_status(s, h.id)
+            if cur is None or (cur.clears_at is not None and cur.clears_at <= self.as_of(s, h)):
+                cur, _ = status_svc.evaluate_holder(
+                    s, self.keys, h, self.ruleset, as_of=self.as_of(s, h), at=at, trigger="issue"
+                )
+            facts = gather_facts(s, self.keys, h)
+            region = region_of(h.region)
+            issuer_code = region.code if region else h.region
+            key_row = issuers.active_key(s, issuer_code, "health-code")
+            priv, alg, kid = issuers.signer_for(key_row, self.settings.master_key)
+            expires = at + timedelta(seconds=self.settings.code_ttl_seconds)
+            claims = HealthCodeClaims(
+                issuer=issuer_code,
+                subject=h.pseudonym,
+                issued_at=at,
+                expires_at=expires,
+                name_masked=pii.masked()["name_masked"],
+                id_tail=pii.id_number[-4:],
+                colour=Colour(cur.colour),
+                code_name=region.code_name_for(h.region) if region else "防疫健康信息码",
+                reasons=tuple(r["rule"] for r in cur.reasons),
+                latest_test=_latest_test(facts),
+                doses=_doses(facts),
+                demo=h.demo or key_row.demo,
+            )
+            token = native.encode(claims, key=priv, alg=alg, kid=kid)
+            audit.append(
+                s,
+                tag=AuditTag.CREDENTIAL_ISSUE,
+                actor=actor,
+                at=at,
+                subject=h.pseudonym,
+                data={"kid": key_row.kid, "format": "native", "colour": cur.colour},
+            )
+            return {
+                "token": token,
+                "expires_at": expires.isoformat(),
+                "colour": cur.colour,
+                "status_code": cur.status_code,
+            }
+
+    # -- verification --------------------------------------------------------------
+    def trust_store(self) -> TrustStore:
+        with self.db.session() as s:
+            return issuers.trust_store_from_db(
+                s,
+                at=self.now(),
+                production=self.settings.is_prod,
+                clock_skew_seconds=self.settings.clock_skew_seconds,
+            )
+
+    def verify(
+        self,
+        texts: Sequence[str],
+        *,
+        trust: TrustStore | None = None,
+        at: datetime | None = None,
+        options: VerifyOptions | None = None,
+        picture: bool | None = None,
+        actor: str = "cli",
+    ) -> VerificationReport:
+        """Verify QR text(s); the verdict and reason codes (never the token) are audited."""
+        report = verify(
+            list(texts),
+            trust=trust or self.trust_store(),
+            at=at or self.now(),
+            options=options,
+            picture=picture,
+        )
+        self._audit_verify(report, actor)
+        return report
+
+    def verify_image(self, data: bytes, **kw: Any) -> VerificationReport:
+        """Read the QR symbol(s) of an image, then verify; an unreadable image is a report too."""
+        try:
+            texts = decode_image(data)
+        except CredentialError as exc:
+            report = VerificationReport.start("unknown", ["picture", "prefix"])
+            report.fail("picture", exc.code)
+            self._audit_verify(report, kw.get("actor", "cli"))
+            return report
+        return self.verify(texts, picture=True, **kw)
+
+    def _audit_verify(self, report: VerificationReport, actor: str) -> None:
+        with self.db.session() as s:
+            audit.append(
+                s,
+                tag=AuditTag.CREDENTIAL_VERIFY,
+                actor=actor,
+                at=self.now(),
+                data={
+                    "format": report.format,
+                    "verdict": report.verdict,
+                    "reasons": report.reasons,
+                },
+            )
+
+    def trust_list(self, *, actor: str = "cli") -> dict[str, Any]:
+        """The signed trust list (see :mod:`healthcode.issuers.service`)."""
+        with self.db.session() as s:
+            return issuers.build_trust_list(s, master=self.settings.master_key, at=self.now())
+
+    # -- facts and risk areas ---------------------------------------------------------
+    def import_facts(
+        self, kind: str, rows: list[dict[str, Any]], *, source: str, actor: str = "cli"
+    ) -> dict[str, Any]:
+        """All-or-nothing fact import, then re-evaluation of the holders it touched."""
+        at = self.now()
+        with self.db.session() as s:
+            report = import_facts(s, self.keys, kind, rows, at=at, source=source, actor=actor)
+            changed = 0
+            for hid in report["holders"]:
+                h = get_holder(s, hid)
+                _, did = status_svc.evaluate_holder(
+                    s,
+                    self.keys,
+                    h,
+                    self.ruleset,
+                    as_of=self.as_of(s, h),
+                    at=at,
+                    trigger=f"facts:{kind}",
+                )
+                changed += did
+            report["status_changes"] = changed
+            report["holders"] = len(report["holders"])
+            return report
+
+    def import_risk_areas(
+        self, path: Path, *, actor: str = "cli", progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """Replace the risk-area list (all-or-nothing) and re-evaluate only affected holders."""
+        at = self.now()
+        with self.db.session() as s:
+            result = riskareas.import_episodes(
+                s, path, place_index=self.keys.place_index, at=at, actor=actor, progress=progress
+            )
+            affected = status_svc.holders_at_places(s, result["changed_places"])
+            changed = 0
+            for hid in affected:
+                h = get_holder(s, hid)
+                _, did = status_svc.evaluate_holder(
+                    s,
+                    self.keys,
+                    h,
+                    self.ruleset,
+                    as_of=self.as_of(s, h),
+                    at=at,
+                    trigger="risk-areas",
+                )
+                changed += did
+            return {
+                "import_id": result["import_id"],
+                "rows": result["rows"],
+                "changed_places": len(result["changed_places"]),
+                "holders_reevaluated": len(affected),
+                "status_changes": changed,
+                "sha256": result["sha256"],
+            }
+
+    def list_risk_areas(self, **kw: Any) -> list[dict[str, Any]]:
+        with self.db.session() as s:
+            return riskareas.list_areas(s, **kw)
+
+    # -- audit ----------------------------------------------------------------------
+    def audit_verify(self) -> audit.ChainReport:
+        with self.db.session() as s:
+            return audit.verify_chain(s, verifier=issuers.checkpoint_verifier(s))
+
+    def audit_checkpoint(self) -> None:
+        with self.db.session() as s:
+            audit.checkpoint(
+                s, signer=issuers.checkpoint_signer(s, self.settings.master_key), at=self.now()
+            )
+
+    # -- admin ----------------------------------------------------------------------
+    def admin_overview(self) -> dict[str, Any]:
+        with self.db.session() as s:
+            keys = list(
+                s.execute(
+                    select(SigningKey).order_by(SigningKey.issuer_code, SigningKey.created_at)
+                ).scalars()
+            )
+            return {
+                "issuers": [
+                    {
+                        "code": i.code, "name": i.name, "code_name": i.code_name,
+                        "keys": [{"kid": k.kid, "purpose": k.purpose, "alg": k.alg, "status": k.status, "demo": k.demo} for k in keys if k.issuer_code == i.code],
+                    }
+                    for i in s.execute(select(Issuer).order_by(Issuer.code)).scalars()
+                ],
+                "ruleset": {"ref": self.ruleset.ref, "summary": self.ruleset.summary, "rules": [{"id": r.id, "version": r.version, "colour": r.colour.value, "summary": r.summary, "source": r.source} for r in self.ruleset.rules]},
+                "imports": [
+                    {"id": r.id, "kind": r.kind, "source": r.source, "rows": r.rows, "created_at": r.created_at.isoformat(), "summary": r.summary}
+                    for r in s.execute(select(ImportRun).order_by(ImportRun.created_at.desc()).limit(50)).scalars()
+                ],
+                "holders": s.execute(select(func.count()).select_from(Holder)).scalar_one(),
+                "audit_entries": audit.count_entries(s),
+            }  # fmt: skip
+
+
+def _status_dict(st: Status) -> dict[str, Any]:
+    return {
+        "colour": st.colour,
+        "status_code": st.status_code,
+        "reasons": st.reasons,
+        "clears_at": st.clears_at.isoformat() if st.clears_at else None,
+        "evaluated_at": st.evaluated_at.isoformat(),
+        "as_of": st.as_of.isoformat(),
+        "ruleset": st.ruleset,
+        "trigger": st.trigger,
+    }
+
+
+def _latest_test(facts: dict[str, list[dict[str, Any]]]) -> LatestTest | None:
+    tests = facts.get("tests") or []
+    if not tests:
+        return None
+    t = max(tests, key=lambda x: x["sampled_at"])
+    return LatestTest(t["kind"], t["result"], datetime.fromisoformat(t["sampled_at"]))
+
+
+def _doses(facts: dict[str, list[dict[str, Any]]]) -> int:
+    return max((int(v["dose"]) for v in facts.get("vaccinations") or []), default=0)
+
+
+def fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+__all__ = ["HealthCode", "NotFound"]
