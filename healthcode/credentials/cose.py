@@ -10,6 +10,7 @@ tag 61 (CWT) around tag 18; anything else is :class:`CoseInvalid`.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,9 +98,13 @@ def decode_sign1(data: bytes) -> Sign1:
     if not isinstance(item, list | tuple) or len(item) != 4:
         raise CoseInvalid("COSE_Sign1 must be an array of 4 items")
     prot_b, unprot, payload, sig = item
-    if not isinstance(prot_b, bytes) or not isinstance(payload, bytes) or not isinstance(sig, bytes):
+    if (
+        not isinstance(prot_b, bytes)
+        or not isinstance(payload, bytes)
+        or not isinstance(sig, bytes)
+    ):
         raise CoseInvalid("COSE_Sign1 fields have wrong types")
-    if not isinstance(unprot, dict):
+    if not isinstance(unprot, Mapping):  # cbor2 6.x: frozendict inside tags
         raise CoseInvalid("unprotected header is not a map")
     try:
         prot = cbor2.loads(prot_b) if prot_b else {}

@@ -32,6 +32,22 @@ class PayloadTooLarge(CredentialError):
     code = "payload-too-large"
 
 
+class PrefixInvalid(UnknownFormat):
+    code = "prefix-invalid"  # another context prefix (HC2: …) or none where one is required
+
+
+class ChunksInvalid(CredentialError):
+    code = "chunks-invalid"  # SHC multi-part QR: duplicated, missing or out-of-range chunk
+
+
+class NumericInvalid(CredentialError):
+    code = "numeric-invalid"  # SHC numeric mode: odd digit count, pair above 77
+
+
+class JwsInvalid(CredentialError):
+    code = "jws-invalid"  # not JWS compact, bad header (alg/zip/kid), trailing characters
+
+
 # --- decoding ----------------------------------------------------------------
 class Base45Invalid(CredentialError):
     code = "base45-invalid"
@@ -52,6 +68,14 @@ class CborInvalid(CredentialError):
 # --- trust -------------------------------------------------------------------
 class UnknownSigner(CredentialError):
     code = "unknown-kid"
+
+
+class UnknownIssuer(CredentialError):
+    code = "unknown-issuer"  # SHC: no key set for this iss
+
+
+class IssuerKeysInvalid(CredentialError):
+    code = "issuer-keys-invalid"  # SHC: the issuer's key set was refused when loaded
 
 
 class KeyRevoked(CredentialError):
@@ -93,6 +117,18 @@ class KeyUsageMismatch(CredentialError):
 
 class SchemaDeviation(CredentialError):
     code = "schema-deviation"
+
+
+class PayloadInvalid(CredentialError):
+    code = "payload-invalid"  # SHC: JWS payload is not the expected JSON (iss, nbf, vc …)
+
+
+class FhirInvalid(CredentialError):
+    code = "fhir-invalid"  # SHC: the FHIR bundle does not have the required shape
+
+
+class RevocationListInvalid(CredentialError):
+    code = "revocation-list-invalid"  # the issuer's revocation list could not be used
 
 
 class Revoked(CredentialError):

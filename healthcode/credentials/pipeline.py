@@ -16,7 +16,7 @@ Formats (module → prefix → stage keys):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,6 +41,10 @@ class VerifyOptions:
     :ivar value_sets: valueSetId → list of codes, for CertLogic ``external.valueSets``.
     :ivar schema_dir: folder holding the DCC JSON schemas (``versions/<v>/…``), or None.
     :ivar lenient_prefix: accept an ``HC1:`` payload with no prefix (off by default).
+    :ivar dcc_schemas: DCC JSON schemas already loaded (version → schema), preferred over
+        ``schema_dir`` (see :func:`healthcode.credentials.trustload.load_dcc_schemas`).
+    :ivar value_set_names: valueSetId → code → display name, to name codes in the report
+        (see :mod:`healthcode.credentials.valuesets`).
     """
 
     rules: list[dict[str, Any]] | None = None
@@ -48,6 +52,8 @@ class VerifyOptions:
     value_sets: dict[str, Any] = field(default_factory=dict)
     schema_dir: str | None = None
     lenient_prefix: bool = False
+    dcc_schemas: Mapping[str, Mapping[str, Any]] | None = None
+    value_set_names: Mapping[str, Mapping[str, str]] | None = None
 
 
 def clean_scanned_text(text: str) -> str:
