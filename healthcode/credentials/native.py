@@ -126,7 +126,10 @@ def claims_from_map(m: Any) -> HealthCodeClaims:
     hc = m.get(CLAIM_HC)
     if not isinstance(hc, dict) or hc.get("v") != 1:
         raise ClaimsInvalid("missing health-code claim (-270) version 1")
-    iss, sub, exp, iat = m.get(1), m.get(2), m.get(4), m.get(6)
+    iss: Any = m.get(1)
+    sub: Any = m.get(2)
+    exp: Any = m.get(4)
+    iat: Any = m.get(6)
     if not (isinstance(iss, str) and len(iss) == 6 and iss.isdigit()):
         raise ClaimsInvalid("iss must be a GB/T 2260 code")
     if not isinstance(sub, str) or not sub:
@@ -135,7 +138,8 @@ def claims_from_map(m: Any) -> HealthCodeClaims:
         raise ClaimsInvalid("iat/exp must be integers")
     if not 0 < exp - iat <= MAX_LIFETIME:
         raise ClaimsInvalid("exp must be after iat and within one day")
-    colour_s, status = hc.get("c"), hc.get("s")
+    colour_s: Any = hc.get("c")
+    status: Any = hc.get("s")
     try:
         colour = Colour(colour_s)
     except ValueError as exc:

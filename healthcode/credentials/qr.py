@@ -22,7 +22,9 @@ MAX_PIXELS = 40_000_000
 def encode_png(text: str, *, scale: int = 6, border: int = 4) -> bytes:
     """PNG bytes of a QR symbol for ``text`` (error level M, alphanumeric mode when possible)."""
     buf = io.BytesIO()
-    segno.make(text, error="m", boost_error=False, micro=False).save(buf, kind="png", scale=scale, border=border)
+    segno.make(text, error="m", boost_error=False, micro=False).save(
+        buf, kind="png", scale=scale, border=border
+    )
     return buf.getvalue()
 
 
@@ -44,7 +46,7 @@ def decode_image(data: bytes) -> list[str]:
         raise
     except Exception as exc:  # Pillow raises many types on corrupt input
         raise PictureUnreadable(f"not a readable image: {exc}") from exc
-    results = zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)
+    results = zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)  # type: ignore[arg-type]
     texts = [r.text for r in results if r.valid and r.text]
     if not texts:
         raise NoQrFound("no QR code found in the image")
@@ -53,7 +55,9 @@ def decode_image(data: bytes) -> list[str]:
 
 def looks_like_image(data: bytes) -> bool:
     """True for the magic numbers of common image formats."""
-    return data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"RIFF")) or data[4:12] in (
+    return data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"RIFF")) or data[
+        4:12
+    ] in (
         b"ftypavif",
         b"ftypheic",
     )

@@ -109,12 +109,17 @@ def parse_fact(kind: str, row: dict[str, Any]) -> ParsedFact:
             raise FieldError("date", "must be YYYY-MM-DD") from exc
         when = parse_instant(day.isoformat() + "T00:00:00+08:00")
         return ParsedFact(
-            ref, kind, when, {"dose": dose, "date": day.isoformat(), "product": str(row.get("product") or "")[:100]}
+            ref,
+            kind,
+            when,
+            {"dose": dose, "date": day.isoformat(), "product": str(row.get("product") or "")[:100]},
         )
     if kind == "declarations":
         declared = _instant(row, "declared_at")
         raw_sym = str(row.get("symptoms") or "")
-        symptoms = sorted({s.strip().lower() for s in raw_sym.replace(",", ";").split(";") if s.strip()})
+        symptoms = sorted(
+            {s.strip().lower() for s in raw_sym.replace(",", ";").split(";") if s.strip()}
+        )
         bad = [s for s in symptoms if s not in SYMPTOMS]
         if bad:
             raise FieldError("symptoms", f"unknown {bad}; allowed {sorted(SYMPTOMS)}")
@@ -137,7 +142,11 @@ def parse_fact(kind: str, row: dict[str, Any]) -> ParsedFact:
     if kind == "contacts":
         listed = _instant(row, "listed_at")
         data = {
-            "kind": _choice(row, "kind", ("confirmed", "suspected", "asymptomatic", "close", "secondary", "companion")),
+            "kind": _choice(
+                row,
+                "kind",
+                ("confirmed", "suspected", "asymptomatic", "close", "secondary", "companion"),
+            ),
             "listed_at": listed.isoformat(),
             "source": str(row.get("source") or "")[:100],
         }

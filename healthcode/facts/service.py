@@ -85,7 +85,7 @@ def parse_csv(text: str) -> list[dict[str, str]]:
     rows = []
     for row in reader:
         if None in row:
-            row["__extra__"] = "x"  # type: ignore[assignment]
+            row["__extra__"] = "x"
         rows.append(row)
         if len(rows) > MAX_IMPORT_ROWS:
             raise InputError(f"more than {MAX_IMPORT_ROWS} rows; split the file")
@@ -116,16 +116,32 @@ def import_facts(
     parsed: list[tuple[Holder, ParsedFact]] = []
     for i, row in enumerate(rows, start=2):
         if row.get("__extra__"):
-            errors.append({"line": i, "field": "", "code": "too-many-columns", "message": "more values than header columns"})
+            errors.append(
+                {
+                    "line": i,
+                    "field": "",
+                    "code": "too-many-columns",
+                    "message": "more values than header columns",
+                }
+            )
             continue
         try:
             fact = parse_fact(kind, row)
         except FieldError as exc:
-            errors.append({"line": i, "field": exc.field, "code": "invalid-field", "message": str(exc)})
+            errors.append(
+                {"line": i, "field": exc.field, "code": "invalid-field", "message": str(exc)}
+            )
             continue
         holder = _resolve(session, keys, fact.holder_ref)
         if holder is None or holder.data_key is None:
-            errors.append({"line": i, "field": "holder_id", "code": "unknown-holder", "message": "no such holder"})
+            errors.append(
+                {
+                    "line": i,
+                    "field": "holder_id",
+                    "code": "unknown-holder",
+                    "message": "no such holder",
+                }
+            )
             continue
         parsed.append((holder, fact))
     if not rows:
@@ -136,7 +152,9 @@ def import_facts(
             details={"rows": len(rows), "errors": errors[:1000]},
         )
     import_id = "imp-" + secrets.token_hex(8)
-    digest = hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    digest = hashlib.sha256(
+        json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()
     for holder, fact in parsed:
         store_fact(session, keys, holder, fact, at=at, import_id=import_id)
     holders = sorted({h.id for h, _ in parsed})
@@ -154,10 +172,19 @@ def import_facts(
         subject=import_id,
         data={"kind": kind, "rows": len(rows), "holders": len(holders)},
     )
-    return {"ok": True, "kind": kind, "rows": len(rows), "imported": len(parsed), "holders": holders, "import_id": import_id}
+    return {
+        "ok": True,
+        "kind": kind,
+        "rows": len(rows),
+        "imported": len(parsed),
+        "holders": holders,
+        "import_id": import_id,
+    }
 
 
-def gather_facts(session: Session, keys: HolderKeys, holder: Holder) -> dict[str, list[dict[str, Any]]]:
+def gather_facts(
+    session: Session, keys: HolderKeys, holder: Holder
+) -> dict[str, list[dict[str, Any]]]:
     """All of a holder's facts, decrypted, as the rule engine's input (see :mod:`healthcode.rules.engine`).
 
     ``risk_stays`` joins the holder's declared stays with risk-area listings of the

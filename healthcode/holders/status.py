@@ -58,7 +58,11 @@ def apply_verdict(
     :returns: (current status row, whether it changed).
     """
     cur = current_status(session, holder.id)
-    if cur is not None and (cur.colour, tuple(r["rule"] for r in cur.reasons), cur.clears_at) == _signature(verdict):
+    if cur is not None and (
+        cur.colour,
+        tuple(r["rule"] for r in cur.reasons),
+        cur.clears_at,
+    ) == _signature(verdict):
         return cur, False
     if cur is not None:
         session.execute(update(Status).where(Status.id == cur.id).values(current=False))
@@ -115,7 +119,9 @@ def holders_at_places(session: Session, place_keys: Iterable[str]) -> list[str]:
     for i in range(0, len(keys), 500):
         out.update(
             session.execute(
-                select(PlaceVisit.holder_id).where(PlaceVisit.place_key.in_(keys[i : i + 500])).distinct()
+                select(PlaceVisit.holder_id)
+                .where(PlaceVisit.place_key.in_(keys[i : i + 500]))
+                .distinct()
             ).scalars()
         )
     return sorted(out)
@@ -138,7 +144,11 @@ def reevaluate(
     :returns: ``{"evaluated": n, "changed": m}``.
     """
     if holder_ids is None:
-        ids = list(session.execute(select(Holder.id).where(Holder.data_key.is_not(None)).order_by(Holder.id)).scalars())
+        ids = list(
+            session.execute(
+                select(Holder.id).where(Holder.data_key.is_not(None)).order_by(Holder.id)
+            ).scalars()
+        )
     else:
         ids = list(holder_ids)
     changed = 0

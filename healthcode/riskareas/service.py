@@ -36,7 +36,16 @@ from healthcode.riskareas.places import MUNICIPALITIES, place_key
 from healthcode.storage.models import ImportRun, RiskArea
 
 LEVELS = ("high", "medium", "low")
-COLUMNS = ("level", "province", "city", "county", "community", "first_listed", "last_listed", "first_absent")
+COLUMNS = (
+    "level",
+    "province",
+    "city",
+    "county",
+    "community",
+    "first_listed",
+    "last_listed",
+    "first_absent",
+)
 
 
 def read_episodes(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
@@ -65,8 +74,10 @@ def read_episodes(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]
             fl = parse_instant(rec["first_listed"])
             ll = parse_instant(rec["last_listed"])
             fa = parse_instant(rec["first_absent"]) if rec["first_absent"] else None
-            if ll < fl or (fa is not None and fa <= ll):
-                raise ValueError("times out of order (first_listed <= last_listed < first_absent)")
+            # snapshots carry an hour only, so several can share one: first_absent may
+            # equal last_listed (a listing too short to count at any instant)
+            if ll < fl or (fa is not None and fa < ll):
+                raise ValueError("times out of order (first_listed <= last_listed <= first_absent)")
         except (ValueError, TypeError) as exc:
             errors.append({"line": line, "message": str(exc)})
             continue
@@ -164,7 +175,8 @@ def list_areas(
     if level is not None and level not in LEVELS:
         raise InputError(f"--level must be one of {', '.join(LEVELS)}")
     q = select(RiskArea).where(
-        RiskArea.first_listed <= at, or_(RiskArea.first_absent.is_(None), RiskArea.first_absent > at)
+        RiskArea.first_listed <= at,
+        or_(RiskArea.first_absent.is_(None), RiskArea.first_absent > at),
     )
     if province:
         q = q.where(RiskArea.province == province)
@@ -175,7 +187,9 @@ def list_areas(
             q = q.where(RiskArea.city == city)
     if level:
         q = q.where(RiskArea.level == level)
-    q = q.order_by(RiskArea.province, RiskArea.city, RiskArea.county, RiskArea.community, RiskArea.level)
+    q = q.order_by(
+        RiskArea.province, RiskArea.city, RiskArea.county, RiskArea.community, RiskArea.level
+    )
     if limit:
         q = q.limit(limit)
     return [
@@ -186,7 +200,9 @@ def list_areas(
             "county": a.county,
             "community": a.community,
             "first_listed": a.first_listed.astimezone(SHANGHAI).isoformat(),
-            "first_absent": a.first_absent.astimezone(SHANGHAI).isoformat() if a.first_absent else None,
+            "first_absent": a.first_absent.astimezone(SHANGHAI).isoformat()
+            if a.first_absent
+            else None,
         }
         for a in session.execute(q).scalars()
     ]

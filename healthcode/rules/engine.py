@@ -54,7 +54,7 @@ def parse_rule(d: dict[str, Any]) -> Rule:
         if d["facts"] not in FACT_LISTS:
             raise RuleSetInvalid(f"{d['id']}: unknown fact list {d['facts']!r}")
         for part in ("match", "clears"):
-            problems = logic.validate(d[part])
+            problems = logic.validate(d[part], extensions=True)
             if problems:
                 raise RuleSetInvalid(f"{d['id']}.{part}: {'; '.join(problems)}")
         summary = d["summary"]

@@ -1,0 +1,1 @@
+"""The ``healthcode`` command line (thin: parse, call :class:`healthcode.service.HealthCode`, print)."""

@@ -1,0 +1,651 @@
+"""``healthcode`` command line.
+
+Exit codes: 0 success; 1 a negative result (an invalid code, a failed check, a
+refused record); 2 bad options or an unreadable file. ``--json`` prints exactly
+one JSON object on stdout (UTF-8, non-ASCII unescaped); messages go to stderr.
+Every command takes ``--db URL_OR_PATH`` (or ``HEALTHCODE_DB``) and creates or
+migrates the database on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from healthcode.clock import SHANGHAI, parse_instant
+from healthcode.config import Settings, load_settings
+from healthcode.errors import HealthCodeError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def emit(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=None, default=str))
+
+
+def fail(exc: HealthCodeError, *, as_json: bool) -> NoReturn:
+    """Report a HealthCodeError and exit (2 for unreadable input/usage, else 1)."""
+    if as_json:
+        emit(exc.to_dict())
+    click.echo(f"error [{exc.code}]: {exc.message}", err=True)
+    if isinstance(exc.details, dict) and exc.details.get("errors") and not as_json:
+        for e in exc.details["errors"][:50]:
+            click.echo(
+                f"  line {e.get('line')}: {e.get('field') or ''} {e.get('message')}", err=True
+            )
+    raise SystemExit(2 if exc.status == 400 else 1)
+
+
+def db_option(fn: F) -> F:
+    """``--db`` on every sub-command (also accepted before the sub-command)."""
+
+    @click.option("--db", "db", default=None, help="SQLite path or database URL (HEALTHCODE_DB).")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, db: str | None = None, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        if db:
+            ctx.obj["db"] = db
+        return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings_from_ctx() -> Settings:
+    ctx = click.get_current_context()
+    try:
+        s = load_settings()
+    except HealthCodeError as exc:
+        fail(exc, as_json=False)
+    return s.with_db(ctx.obj.get("db"))
+
+
+def service() -> Any:
+    from healthcode.service import HealthCode
+
+    try:
+        return HealthCode(settings_from_ctx())
+    except HealthCodeError as exc:
+        fail(exc, as_json=False)
+
+
+def parse_time_option(value: str, what: str) -> datetime:
+    """ISO-8601 instant; a date or a time without offset is read as Asia/Shanghai."""
+    try:
+        return parse_instant(value, default_tz=SHANGHAI)
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO-8601 time: {value!r}", param_hint=what) from exc
+
+
+@click.group()
+@click.option("--db", "db", default=None, help="SQLite path or database URL (HEALTHCODE_DB).")
+@click.version_option(package_name="healthcode")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """healthcode — signed, verifiable, explainable health codes (健康码)."""
+    ctx.ensure_object(dict)
+    if db:
+        ctx.obj["db"] = db
+
+
+# --------------------------------------------------------------------------- serve
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--demo", is_flag=True, help="Load the DEMO data first (see `healthcode demo`).")
+@click.option("--demo-date", default=None, help="Demo evaluation date (default 2022-11-20).")
+@db_option
+def serve(host: str, port: int, workers: int, demo: bool, demo_date: str | None) -> None:
+    """Run the web server (holder page, verifier page, admin page, API)."""
+    import uvicorn
+
+    settings = settings_from_ctx()
+    app_svc = service()
+    if demo:
+        from healthcode.demo import load_demo
+
+        try:
+            summary = load_demo(app_svc, demo_date=demo_date, progress=_progress("risk areas"))
+        except HealthCodeError as exc:
+            fail(exc, as_json=False)
+        _print_demo(summary, base=f"http://{host}:{port}")
+    app_svc.close()
+    click.echo(f"healthcode serving on http://{host}:{port}  (database: {settings.db})", err=True)
+    if workers > 1:
+        import os
+
+        os.environ["HEALTHCODE_DB"] = settings.db
+        uvicorn.run(
+            "healthcode.web.app:app_from_env",
+            host=host,
+            port=port,
+            workers=workers,
+            factory=True,
+            log_level="info",
+        )
+    else:
+        from healthcode.web.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+# --------------------------------------------------------------------------- holders
+@cli.group()
+def holder() -> None:
+    """Holders (real-name enrolment)."""
+
+
+@holder.command("enrol")
+@click.option("--name", required=True, help="Full name (any script; · allowed).")
+@click.option("--id-number", required=True)
+@click.option(
+    "--id-type",
+    default="resident-id",
+    show_default=True,
+    type=click.Choice(
+        [
+            "resident-id",
+            "hkmt-residence-permit",
+            "foreign-permanent-residence",
+            "passport",
+            "hkm-travel-permit",
+            "tw-travel-permit",
+        ]
+    ),
+)
+@click.option("--nationality", default=None, help="ISO 3166-1 code (passports).")
+@click.option("--phone", required=True, help="Mainland mobile number.")
+@click.option("--region", required=True, help="GB/T 2260 code, e.g. 110000.")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def holder_enrol(
+    name: str,
+    id_number: str,
+    id_type: str,
+    nationality: str | None,
+    phone: str,
+    region: str,
+    as_json: bool,
+) -> None:
+    """Enrol a holder: validates the ID (GB 11643 check digit), phone and region."""
+    svc = service()
+    try:
+        out = svc.enrol(
+            name=name,
+            id_number=id_number,
+            id_type=id_type,
+            nationality=nationality,
+            phone=phone,
+            region=region,
+        )
+    except HealthCodeError as exc:
+        fail(exc, as_json=as_json)
+    if as_json:
+        emit(out)
+    else:
+        click.echo(
+            f"enrolled {out['holder_id']}  {out['name_masked']}  {out['id_masked']}  region {out['region']}"
+        )
+
+
+# --------------------------------------------------------------------------- code
+@cli.command("code")
+@click.argument("holder_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--png",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Also write the QR as PNG.",
+)
+@db_option
+def code_cmd(holder_id: str, as_json: bool, png: str | None) -> None:
+    """Issue a fresh signed, short-lived health-code token for a holder."""
+    svc = service()
+    try:
+        out = svc.issue_code(holder_id)
+    except HealthCodeError as exc:
+        fail(exc, as_json=as_json)
+    if png:
+        from healthcode.credentials.qr import encode_png
+
+        Path(png).write_bytes(encode_png(out["token"]))
+    if as_json:
+        emit(out)
+    else:
+        click.echo(out["token"])
+        click.echo(f"{out['colour']} ({out['status_code']}), expires {out['expires_at']}", err=True)
+
+
+# --------------------------------------------------------------------------- verify
+@cli.command("verify")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--at", "at_text", default=None, help="Validation clock (ISO-8601; default now).")
+@click.option(
+    "--trust-list",
+    "trust_list",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Our signed trust list, or an EU DCC trust-list JSON.",
+)
+@click.option(
+    "--trust-cert",
+    "trust_certs",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="EU DCC signer certificate (PEM, DER or base64 DER); repeatable.",
+)
+@click.option(
+    "--issuer-keys",
+    "issuer_keys",
+    multiple=True,
+    help="SMART Health Card issuer JWKS file ([ISS=]PATH); repeatable.",
+)
+@click.option(
+    "--revocation",
+    "revocations",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Revocation list (DCC or SHC CRL); repeatable.",
+)
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="EU DCC business rules (JSON array).",
+)
+@click.option(
+    "--country", default=None, help="Destination country for --rules (ISO 3166-1 alpha-2)."
+)
+@click.option("--lenient-prefix", is_flag=True, help="Accept an HC1 payload without its prefix.")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def verify_cmd(
+    inputs: tuple[str, ...], at_text: str | None, trust_list: str | None, trust_certs: tuple[str, ...],
+    issuer_keys: tuple[str, ...], revocations: tuple[str, ...], rules_file: str | None, country: str | None,
+    lenient_prefix: bool, as_json: bool,
+) -> None:  # fmt: skip
+    """Verify codes: INPUT is an image, a text file, a .smart-health-card file, or QR text.
+
+    Several INPUTs only for the chunks of one multi-part SMART Health Card.
+    """
+    from healthcode.cli.verifying import build_options, build_trust, read_inputs
+
+    settings = settings_from_ctx()
+    at = parse_time_option(at_text, "--at") if at_text else None
+    try:
+        scanned = read_inputs(inputs)
+        explicit = bool(trust_list or trust_certs or issuer_keys)
+        svc = service()
+        at = at or svc.now()
+        trust = build_trust(
+            svc,
+            settings,
+            at=at,
+            trust_list=trust_list,
+            certs=trust_certs,
+            issuer_keys=issuer_keys,
+            revocations=revocations,
+            explicit=explicit,
+        )
+        options = build_options(
+            settings, rules_file=rules_file, country=country, lenient_prefix=lenient_prefix
+        )
+    except HealthCodeError as exc:
+        fail(exc, as_json=as_json)
+    if scanned.picture is False:
+        from healthcode.credentials.report import VerificationReport
+
+        report = VerificationReport.start("unknown", ["picture", "prefix"])
+        report.fail("picture", scanned.error or "picture-unreadable")
+    else:
+        report = svc.verify(
+            scanned.texts, trust=trust, at=at, options=options, picture=scanned.picture
+        )
+    out = report.to_dict()
+    if as_json:
+        emit(out)
+    else:
+        from healthcode.cli.verifying import format_report
+
+        click.echo(format_report(out))
+    raise SystemExit(0 if report.ok else 1)
+
+
+# --------------------------------------------------------------------------- facts
+@cli.group()
+def facts() -> None:
+    """Facts: tests, vaccinations, declarations, contact lists, quarantine orders."""
+
+
+@facts.command("import")
+@click.argument(
+    "kind", type=click.Choice(["tests", "vaccinations", "declarations", "contacts", "quarantine"])
+)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def facts_import(kind: str, file: str, as_json: bool) -> None:
+    """Import a CSV (or JSON array) of facts: all rows or none, with a per-row report."""
+    from healthcode.errors import InputError, MissingSharedFile
+    from healthcode.facts.service import parse_csv
+
+    try:
+        try:
+            text = Path(file).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MissingSharedFile(f"cannot read {file}: {exc}") from exc
+        if text.lstrip().startswith("["):
+            try:
+                rows = json.loads(text)
+            except ValueError as exc:
+                raise InputError(f"{file}: malformed JSON: {exc}") from exc
+            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                raise InputError(f"{file}: a JSON import is an array of objects")
+        else:
+            rows = parse_csv(text)
+        svc = service()
+        out = svc.import_facts(kind, rows, source=Path(file).name)
+    except HealthCodeError as exc:
+        fail(exc, as_json=as_json)
+    if as_json:
+        emit(out)
+    else:
+        click.echo(
+            f"imported {out['imported']} {kind} row(s) for {out['holders']} holder(s); {out['status_changes']} status change(s)"
+        )
+
+
+# --------------------------------------------------------------------------- risk areas
+@cli.group("risk-areas")
+def risk_areas() -> None:
+    """Risk areas (中/高风险地区) from the national lists."""
+
+
+def _progress(label: str) -> Callable[[int, int], None]:
+    state: dict[str, Any] = {}
+
+    def show(done: int, total: int) -> None:
+        if not sys.stderr.isatty():
+            return
+        if "bar" not in state:
+            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr)
+            state["bar"].__enter__()
+            state["done"] = 0
+        state["bar"].update(done - state["done"])
+        state["done"] = done
+        if done >= total:
+            state["bar"].__exit__(None, None, None)
+            del state["bar"]
+
+    return show
+
+
+@risk_areas.command("import")
+@click.argument("file", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def risk_areas_import(file: str | None, as_json: bool) -> None:
+    """Import risk_area_episodes.csv.gz (default: under HEALTHCODE_SHARED) — replaces the list."""
+    settings = settings_from_ctx()
+    try:
+        path = (
+            Path(file)
+            if file
+            else settings.shared_path("data", "risk_areas_nhc_2022", "risk_area_episodes.csv.gz")
+        )
+        if not path.is_file():
+            from healthcode.errors import MissingSharedFile
+
+            raise MissingSharedFile(f"cannot read {path}: no such file")
+        svc = service()
+        out = svc.import_risk_areas(path, progress=_progress("importing"))
+    except HealthCodeError as exc:
+        fail(exc, as_json=as_json)
+    if as_json:
+        emit(out)
+    else:
+        click.echo(
+            f"imported {out['rows']} listing(s); {out['changed_places']} place(s) changed; "
+            f"{out['holders_reevaluated']} holder(s) re-evaluated, {out['status_changes']} status change(s)"
+        )
+
+
+@risk_areas.command("list")
+@click.option(
+    "--at", "at_text", required=True, help="Instant (ISO-8601; no offset = Asia/Shanghai)."
+)
+@click.option("--province", default=None)
+@click.option("--city", default=None)
+@click.option("--level", type=click.Choice(["high", "medium", "low"]), default=None)
+@click.option("--limit", type=click.IntRange(1), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def risk_areas_list(
+    at_text: str,
+    province: str | None,
+    city: str | None,
+    level: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Areas listed at an instant (first_listed <= t < first_absent)."""
+    at = parse_time_option(at_text, "--at")
+    svc = service()
+    areas = svc.list_risk_areas(at=at, province=province, city=city, level=level, limit=limit)
+    if as_json:
+        emit({"at": at.astimezone(SHANGHAI).isoformat(), "count": len(areas), "areas": areas})
+    else:
+        for a in areas:
+            click.echo(
+                f"{a['level']:6} {a['province']} {a['city']} {a['county']} {a['community']}  ({a['first_listed']} → {a['first_absent'] or '…'})"
+            )
+        click.echo(
+            f"{len(areas)} area(s) listed at {at.astimezone(SHANGHAI).isoformat()}", err=True
+        )
+
+
+# --------------------------------------------------------------------------- trust, keys, audit
+@cli.group()
+def trust() -> None:
+    """The signed trust list (mutual recognition)."""
+
+
+@trust.command("export")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None)
+@db_option
+def trust_export(out: str | None) -> None:
+    """Write the signed trust list (stdout by default)."""
+    svc = service()
+    try:
+        doc = svc.trust_list()
+    except HealthCodeError as exc:
+        fail(exc, as_json=False)
+    text = json.dumps(doc, ensure_ascii=False, indent=2)
+    if out:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+        click.echo(f"trust list written to {out}", err=True)
+    else:
+        click.echo(text)
+
+
+@cli.group()
+def keys() -> None:
+    """Issuer signing keys: list, create, rotate, revoke."""
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def keys_list(as_json: bool) -> None:
+    """All issuers' keys."""
+    ov = service().admin_overview()
+    rows = [dict(k, issuer=i["code"]) for i in ov["issuers"] for k in i["keys"]]
+    if as_json:
+        emit({"keys": rows})
+    else:
+        for k in rows:
+            click.echo(
+                f"{k['issuer']} {k['kid']} {k['purpose']:11} {k['alg']:5} {k['status']:7}{' DEMO' if k['demo'] else ''}"
+            )
+
+
+@keys.command("rotate")
+@click.argument("issuer")
+@click.option("--purpose", default="health-code", type=click.Choice(["health-code", "trust-list"]))
+@db_option
+def keys_rotate(issuer: str, purpose: str) -> None:
+    """Create a new active key for ISSUER; the old one keeps verifying for the grace period."""
+    from healthcode.issuers import service as isv
+
+    svc = service()
+    try:
+        with svc.db.session() as s:
+            row = isv.rotate_key(
+                s,
+                issuer=issuer,
+                purpose=purpose,
+                master=svc.settings.master_key,
+                at=svc.now(),
+                actor="cli",
+            )
+            kid = row.kid
+    except HealthCodeError as exc:
+        fail(exc, as_json=False)
+    click.echo(kid)
+
+
+@keys.command("create")
+@click.argument("issuer")
+@click.option("--purpose", default="health-code", type=click.Choice(["health-code", "trust-list"]))
+@click.option("--alg", default="ES256", type=click.Choice(["ES256", "EdDSA"]))
+@db_option
+def keys_create(issuer: str, purpose: str, alg: str) -> None:
+    """Create a production (non-DEMO) key for ISSUER (GB/T 2260 code; 100000 = national)."""
+    from healthcode.issuers import service as isv
+    from healthcode.issuers.regions import BY_CODE
+
+    if issuer not in BY_CODE:
+        raise click.BadParameter(f"unknown issuer {issuer}", param_hint="ISSUER")
+    svc = service()
+    with svc.db.session() as s:
+        row = isv.create_key(
+            s,
+            issuer=issuer,
+            purpose=purpose,
+            master=svc.settings.master_key,
+            at=svc.now(),
+            alg=alg,
+            actor="cli",
+        )
+        kid = row.kid
+    click.echo(kid)
+
+
+@keys.command("revoke")
+@click.argument("kid")
+@click.option("--reason", required=True)
+@db_option
+def keys_revoke(kid: str, reason: str) -> None:
+    """Revoke a key: codes it signed are rejected with key-revoked."""
+    from healthcode.issuers import service as isv
+
+    svc = service()
+    try:
+        with svc.db.session() as s:
+            isv.revoke_key(s, kid=kid, reason=reason, at=svc.now(), actor="cli")
+    except HealthCodeError as exc:
+        fail(exc, as_json=False)
+    click.echo(f"revoked {kid}")
+
+
+@cli.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def audit_verify(as_json: bool) -> None:
+    """Recompute the hash chain and check the signed checkpoints (exit 1 on the first bad entry)."""
+    svc = service()
+    rep = svc.audit_verify()
+    out = {
+        "ok": rep.ok,
+        "entries": rep.entries,
+        "checkpoints": rep.checkpoints,
+        "first_bad": rep.first_bad,
+        "problem": rep.problem,
+    }
+    if as_json:
+        emit(out)
+    elif rep.ok:
+        click.echo(
+            f"audit log intact: {rep.entries} entries, {rep.checkpoints} signed checkpoint(s)"
+        )
+    else:
+        click.echo(f"audit log BROKEN at entry {rep.first_bad}: {rep.problem}")
+    raise SystemExit(0 if rep.ok else 1)
+
+
+@audit.command("checkpoint")
+@db_option
+def audit_checkpoint() -> None:
+    """Sign the current head of the chain now."""
+    svc = service()
+    svc.audit_checkpoint()
+    click.echo("checkpoint signed")
+
+
+# --------------------------------------------------------------------------- demo
+def _print_demo(summary: dict[str, Any], *, base: str) -> None:
+    click.echo(f"DEMO data loaded — statuses evaluated as of {summary['as_of']} (DEMO)", err=True)
+    for h in summary["holders"]:
+        reason = "; ".join(h.get("reasons_text", [])) or "—"
+        click.echo(
+            f"  {h['colour']:6} {h['name_masked']:8} phone {h['phone']}  {h['holder_id']}  {reason}",
+            err=True,
+        )
+    click.echo(
+        f"  sign in at {base}/holder/login with a DEMO phone; the one-time code is on {base}/admin",
+        err=True,
+    )
+
+
+@cli.command()
+@click.option(
+    "--demo-date", default=None, help="Evaluate demo statuses as of this date (default 2022-11-20)."
+)
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def demo(demo_date: str | None, as_json: bool) -> None:
+    """Load DEMO holders whose declared travel includes real listed communities."""
+    from healthcode.demo import load_demo
+
+    svc = service()
+    try:
+        summary = load_demo(svc, demo_date=demo_date, progress=_progress("risk areas"))
+    except HealthCodeError as exc:
+        fail(exc, as_json=as_json)
+    if as_json:
+        emit(summary)
+    else:
+        _print_demo(summary, base="http://127.0.0.1:8000")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(obj={}, prog_name="healthcode")
+
+
+if __name__ == "__main__":
+    main()
