@@ -251,8 +251,8 @@ def verify_into(text: str, *, trust: TrustStore, at: datetime) -> VerificationRe
                 raise Expired("the code has expired")
 
         r.run("expiry", expiry)
-        r.colour = claims.colour.value
-        r.status_code = claims.status_code
+        r.claimed_colour = claims.colour.value
+        r.claimed_status_code = claims.status_code
         r.holder = {
             "name_masked": claims.name_masked,
             "id_tail": claims.id_tail,

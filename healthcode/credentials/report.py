@@ -34,6 +34,8 @@ class VerificationReport:
     :ivar warnings: stable codes that do not make the verdict invalid.
     :ivar holder: decoded, display-safe holder data (masked name, birth date …).
     :ivar type: credential type: ``health-code``, ``vaccination``, ``test``, ``recovery``.
+    :ivar claimed_colour: the colour the credential claims; read :attr:`colour`, which hides it
+        unless the verdict is valid.
     :ivar claims: decoded claims for display (never logged).
     :ivar details: per-format extras (e.g. business-rule results).
     """
@@ -43,8 +45,8 @@ class VerificationReport:
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     soft_stages: frozenset[str] = frozenset()
-    colour: str | None = None
-    status_code: str | None = None
+    claimed_colour: str | None = None
+    claimed_status_code: str | None = None
     holder: dict[str, Any] = field(default_factory=dict)
     type: str | None = None
     claims: dict[str, Any] = field(default_factory=dict)
@@ -95,6 +97,15 @@ class VerificationReport:
         return not hard_fail and not self.reasons and any(v for v in self.stages.values())
 
     @property
+    def colour(self) -> str | None:
+        """The colour — only for a valid verdict (a failed code never shows a colour)."""
+        return self.claimed_colour if self.ok else None
+
+    @property
+    def status_code(self) -> str | None:
+        return self.claimed_status_code if self.ok else None
+
+    @property
     def verdict(self) -> str:
         return "valid" if self.ok else "invalid"
 
@@ -104,8 +115,8 @@ class VerificationReport:
         return {
             "format": self.format,
             "verdict": "valid" if ok else "invalid",
-            "colour": self.colour if ok else None,
-            "status_code": self.status_code if ok else None,
+            "colour": self.claimed_colour if ok else None,
+            "status_code": self.claimed_status_code if ok else None,
             "stages": dict(self.stages),
             "reasons": list(self.reasons),
             "warnings": list(self.warnings),
