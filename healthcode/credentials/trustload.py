@@ -33,6 +33,7 @@ from typing import Any
 
 from cryptography import x509
 
+from healthcode.credentials import shc
 from healthcode.credentials.errors import IssuerKeysInvalid, RevocationListInvalid
 from healthcode.credentials.hcert import certificate_kid
 from healthcode.credentials.trust import TrustStore
@@ -249,8 +250,6 @@ def load_shc_keysets(
     :returns: the store; refused sets are in ``shc_errors`` (iss or path → reason code).
     :raises TrustFileInvalid: a file cannot be read at all.
     """
-    from healthcode.credentials import shc
-
     store = trust if trust is not None else TrustStore()
     for spec in specs:
         iss, path = _split_keyset_spec(spec)
@@ -279,8 +278,6 @@ def load_shc_crls(paths: Iterable[StrPath], *, trust: TrustStore) -> TrustStore:
 
     :raises TrustFileInvalid: a file cannot be read.
     """
-    from healthcode.credentials import shc
-
     for path in paths:
         data = _read(path)
         try:
