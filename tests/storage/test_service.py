@@ -1,0 +1,233 @@
+"""End-to-end domain behaviour through the service facade, on SQLite and PostgreSQL."""
+
+import gzip
+import json
+
+import pytest
+from sqlalchemy import select, text, update
+
+from healthcode.errors import HolderExists, ImportRejected, InvalidIdNumber, InvalidRegion
+from healthcode.holders.identity import gb11643_check_char
+from healthcode.storage.models import AuditEntry, Holder, SigningKey, Status
+
+
+def rid(first17):
+    return first17 + gb11643_check_char(first17)
+
+
+def enrol(svc, n=1, region="110000"):
+    return svc.enrol(
+        name="张三丰", id_number=rid(f"110105198001010{n:02d}"), phone=f"1391234{n:04d}", region=region
+    )
+
+
+def test_issuers_and_dev_keys_created_once(svc):
+    with svc.db.session() as s:
+        keys = list(s.execute(select(SigningKey)).scalars())
+    assert len({k.issuer_code for k in keys if k.purpose == "health-code"}) == 35  # 34 regions + national
+    assert [k.issuer_code for k in keys if k.purpose == "trust-list"] == ["100000"]
+    assert all(k.demo for k in keys)
+    again = type(svc)(svc.settings, clock=svc.clock)
+    with again.db.session() as s:
+        assert len(list(s.execute(select(SigningKey)).scalars())) == len(keys)
+    again.close()
+
+
+def test_personal_data_is_sealed_and_indexed_blindly(svc):
+    out = enrol(svc)
+    assert out["name_masked"] == "张*丰" and out["id_masked"].startswith("1101")
+    with svc.db.session() as s:
+        h = s.get(Holder, out["holder_id"])
+        blob = h.pii + h.id_index.encode() + h.phone_index.encode()
+    assert "张三丰".encode() not in blob and b"11010519800101" not in blob and b"1391234" not in blob
+
+
+def test_duplicate_and_invalid_enrolment_leave_nothing(svc):
+    enrol(svc)
+    with pytest.raises(HolderExists):
+        enrol(svc)
+    with pytest.raises(InvalidIdNumber):
+        good = rid("11010519800101099")
+        wrong = good[:-1] + ("0" if good[-1] != "0" else "1")
+        svc.enrol(name="李四", id_number=wrong, phone="13900000000", region="110000")
+    with pytest.raises(InvalidRegion):
+        svc.enrol(name="李四", id_number=rid("11010519800101002"), phone="13900000000", region="990000")
+    with svc.db.session() as s:
+        assert len(list(s.execute(select(Holder)).scalars())) == 1
+
+
+def test_code_round_trip_and_mutual_recognition_via_trust_list(svc):
+    sh = enrol(svc, 1, region="310000")
+    code = svc.issue_code(sh["holder_id"])
+    assert code["colour"] == "green" and code["status_code"] == "00"
+    report = svc.verify([code["token"]])
+    assert report.verdict == "valid" and report.holder["code_name"] == "随申码"
+    # a verifier holding only the signed national trust list accepts any region's code
+    from healthcode.issuers.service import trust_store_from_list
+
+    store = trust_store_from_list(svc.trust_list(), at=svc.now(), production=False, clock_skew_seconds=30)
+    assert svc.verify([code["token"]], trust=store).verdict == "valid"
+
+
+def test_tampered_trust_list_is_refused(svc):
+    from healthcode.errors import TrustListInvalid
+    from healthcode.issuers.service import trust_store_from_list
+
+    doc = svc.trust_list()
+    doc["payload"]["issuers"][0]["keys"] = []
+    with pytest.raises(TrustListInvalid):
+        trust_store_from_list(doc, at=svc.now(), production=False, clock_skew_seconds=30)
+    with pytest.raises(TrustListInvalid):  # DEMO anchor in production
+        trust_store_from_list(svc.trust_list(), at=svc.now(), production=True, clock_skew_seconds=30)
+
+
+def test_rotation_keeps_old_codes_valid_and_revocation_kills_them(svc):
+    from healthcode.issuers import service as isv
+
+    h = enrol(svc)
+    old = svc.issue_code(h["holder_id"])["token"]
+    with svc.db.session() as s:
+        old_kid = isv.active_key(s, "110000").kid
+        isv.rotate_key(s, issuer="110000", purpose="health-code", master=svc.settings.master_key, at=svc.now(), actor="t")
+    new = svc.issue_code(h["holder_id"])["token"]
+    assert svc.verify([old]).verdict == "valid" and svc.verify([new]).verdict == "valid"
+    with svc.db.session() as s:
+        isv.revoke_key(s, kid=old_kid, reason="compromised", at=svc.now(), actor="t")
+    assert svc.verify([old]).reasons == ["key-revoked"]
+    assert svc.verify([new]).verdict == "valid"
+
+
+def test_facts_import_is_all_or_nothing_and_changes_status_with_history(svc):
+    h = enrol(svc)
+    rows = [
+        {"holder_id": h["holder_id"], "kind": "pcr", "result": "negative", "sampled_at": "2022-11-19T08:00:00+08:00"},
+        {"holder_id": h["holder_id"], "kind": "pcr", "result": "maybe", "sampled_at": "2022-11-19T08:00:00+08:00"},
+        {"holder_id": "nobody", "kind": "pcr", "result": "negative", "sampled_at": "2022-11-19T08:00:00+08:00"},
+        {"holder_id": h["holder_id"], "kind": "pcr", "result": "negative", "sampled_at": "2022-11-19 08:00"},
+    ]
+    with pytest.raises(ImportRejected) as exc:
+        svc.import_facts("tests", rows, source="t.csv")
+    lines = {(e["line"], e["code"]) for e in exc.value.details["errors"]}
+    assert lines == {(3, "invalid-field"), (4, "unknown-holder"), (5, "invalid-field")}
+    with svc.db.session() as s:
+        assert s.execute(text("select count(*) from facts")).scalar_one() == 0
+    out = svc.import_facts(
+        "tests",
+        [{"holder_id": h["holder_id"], "kind": "antigen", "result": "positive", "sampled_at": "2022-11-19T08:00:00+08:00"}],
+        source="lab.csv",
+    )
+    assert out["imported"] == 1 and out["status_changes"] == 1
+    view = svc.holder_view(h["holder_id"], actor="test")
+    assert view["status"]["colour"] == "red" and view["status"]["reasons"][0]["rule"] == "HC-R-0002"
+    assert [x["colour"] for x in view["history"]] == ["red", "green"]
+    assert view["latest_test"]["kind"] == "antigen" and view["latest_test"]["hours_since"] == 28
+    assert svc.issue_code(h["holder_id"])["status_code"] == "10"
+
+
+def _episodes(tmp_path, rows):
+    p = tmp_path / "episodes.csv.gz"
+    head = "level,province,city,county,community,first_listed,last_listed,first_absent\n"
+    p.write_bytes(gzip.compress((head + "".join(r + "\n" for r in rows)).encode()))
+    return p
+
+
+def test_risk_area_listing_bounds_and_beijing_quirk(svc, tmp_path):
+    from healthcode.clock import parse_instant
+
+    p = _episodes(
+        tmp_path,
+        [
+            "high,北京市,朝阳区,酒仙桥街道,二街坊,2022-11-15T11:00+08:00,2022-11-19T15:00+08:00,2022-11-19T17:00+08:00",
+            "medium,上海市,上海市,嘉定区,某村,2022-11-10T11:00+08:00,2022-11-30T02:00+08:00,",
+        ],
+    )
+    svc.import_risk_areas(p)
+    at = parse_instant("2022-11-19T16:59:59+08:00")
+    assert {a["community"] for a in svc.list_risk_areas(at=at)} == {"二街坊", "某村"}
+    assert [a["city"] for a in svc.list_risk_areas(at=at, city="北京市")] == ["朝阳区"]
+    end = parse_instant("2022-11-19T17:00:00+08:00")  # first_absent is exclusive
+    assert [a["community"] for a in svc.list_risk_areas(at=end)] == ["某村"]
+    before = parse_instant("2022-11-10T10:59:59+08:00")
+    assert svc.list_risk_areas(at=before) == []
+    assert svc.list_risk_areas(at=at, level="high")[0]["first_listed"] == "2022-11-15T11:00:00+08:00"
+
+
+def test_bad_risk_area_file_imports_nothing(svc, tmp_path):
+    good = _episodes(tmp_path, ["high,北京市,朝阳区,酒仙桥街道,二街坊,2022-11-15T11:00+08:00,2022-11-19T15:00+08:00,"])
+    svc.import_risk_areas(good)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "level,province,city,county,community,first_listed,last_listed,first_absent\n"
+        "extreme,北京市,朝阳区,x,y,2022-11-15T11:00+08:00,2022-11-19T15:00+08:00,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportRejected):
+        svc.import_risk_areas(bad)
+    from healthcode.clock import parse_instant
+
+    assert len(svc.list_risk_areas(at=parse_instant("2022-11-16T00:00+08:00"))) == 1
+
+
+def test_risk_list_change_reevaluates_only_affected_holders(svc, tmp_path):
+    a, b = enrol(svc, 1), enrol(svc, 2)
+    stay = {
+        "declared_at": "2022-11-19T20:00:00+08:00", "province": "北京市", "city": "朝阳区",
+        "county": "酒仙桥街道", "community": "二街坊",
+        "start": "2022-11-17T09:00:00+08:00", "end": "2022-11-17T18:00:00+08:00",
+    }  # fmt: skip
+    svc.import_facts("declarations", [dict(stay, holder_id=a["holder_id"])], source="d")
+    svc.import_facts("declarations", [dict(stay, holder_id=b["holder_id"], community="别处")], source="d")
+    assert svc.holder_view(a["holder_id"], actor="t")["status"]["colour"] == "green"
+    out = svc.import_risk_areas(
+        _episodes(tmp_path, ["high,北京市,朝阳区,酒仙桥街道,二街坊,2022-11-16T11:00+08:00,2022-11-19T15:00+08:00,"])
+    )
+    assert out["holders_reevaluated"] == 1 and out["status_changes"] == 1
+    st = svc.holder_view(a["holder_id"], actor="t")["status"]
+    assert st["colour"] == "yellow" and st["reasons"][0]["facts"][0]["community"] == "二街坊"
+    assert st["clears_at"] == "2022-11-24T10:00:00+00:00"
+    assert svc.holder_view(b["holder_id"], actor="t")["status"]["colour"] == "green"
+
+
+def test_audit_chain_detects_edit_insert_and_delete(svc):
+    for n in range(3):
+        enrol(svc, n + 1)
+    svc.audit_checkpoint()
+    assert svc.audit_verify().ok
+    with svc.db.session() as s:
+        e = s.execute(select(AuditEntry).where(AuditEntry.seq == 5)).scalar_one()
+        original = dict(e.data)
+        s.execute(update(AuditEntry).where(AuditEntry.seq == 5).values(data={**original, "region": "990000"}))
+    rep = svc.audit_verify()
+    assert not rep.ok and rep.first_bad == 5
+    with svc.db.session() as s:
+        s.execute(update(AuditEntry).where(AuditEntry.seq == 5).values(data=original))
+        s.execute(text("delete from audit_log where seq = 3"))
+    rep = svc.audit_verify()
+    assert not rep.ok and rep.first_bad == 3
+    with svc.db.session() as s:
+        last = s.execute(select(AuditEntry).order_by(AuditEntry.seq.desc())).scalars().first()
+        s.execute(text(f"delete from audit_log where seq = {last.seq}"))
+        s.execute(text("delete from audit_log where seq > 3"))
+    # the tail is gone too: only the signed checkpoint shows it
+    rep = svc.audit_verify()
+    assert not rep.ok
+
+
+def test_audit_never_holds_tokens_or_personal_data(svc):
+    h = enrol(svc)
+    token = svc.issue_code(h["holder_id"])["token"]
+    svc.verify([token])
+    svc.holder_view(h["holder_id"], actor="t")
+    with svc.db.session() as s:
+        dump = json.dumps([(e.tag, e.actor, e.subject, e.data) for e in s.execute(select(AuditEntry)).scalars()], ensure_ascii=False)
+    assert token[4:40] not in dump and "张三丰" not in dump and "13912340001" not in dump
+    assert '"credential:verify"' in dump and '"holder:read"' in dump
+
+
+def test_failed_request_leaves_database_as_it_was(svc):
+    before = svc.admin_overview()["audit_entries"]
+    with pytest.raises(InvalidIdNumber):
+        svc.enrol(name="王五", id_number="123", phone="13900000000", region="110000")
+    assert svc.admin_overview()["audit_entries"] == before
+    with svc.db.session() as s:
+        assert s.execute(select(Status)).first() is None
