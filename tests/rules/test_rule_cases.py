@@ -71,6 +71,8 @@ def test_every_rule_names_its_source_and_summaries():
     ],
 )
 def test_invalid_rule_data_is_refused(bad):
-    good = json.loads((Path("healthcode/rules/data/default") / "HC-R-0004.json").read_text(encoding="utf-8"))
+    good = json.loads(
+        (Path("healthcode/rules/data/default") / "HC-R-0004.json").read_text(encoding="utf-8")
+    )
     with pytest.raises(RuleSetInvalid):
         parse_rule({**good, **bad})

@@ -17,14 +17,19 @@ def rid(first17):
 
 def enrol(svc, n=1, region="110000"):
     return svc.enrol(
-        name="张三丰", id_number=rid(f"110105198001010{n:02d}"), phone=f"1391234{n:04d}", region=region
+        name="张三丰",
+        id_number=rid(f"110105198001010{n:02d}"),
+        phone=f"1391234{n:04d}",
+        region=region,
     )
 
 
 def test_issuers_and_dev_keys_created_once(svc):
     with svc.db.session() as s:
         keys = list(s.execute(select(SigningKey)).scalars())
-    assert len({k.issuer_code for k in keys if k.purpose == "health-code"}) == 35  # 34 regions + national
+    assert (
+        len({k.issuer_code for k in keys if k.purpose == "health-code"}) == 35
+    )  # 34 regions + national
     assert [k.issuer_code for k in keys if k.purpose == "trust-list"] == ["100000"]
     assert all(k.demo for k in keys)
     again = type(svc)(svc.settings, clock=svc.clock)
@@ -39,7 +44,9 @@ def test_personal_data_is_sealed_and_indexed_blindly(svc):
     with svc.db.session() as s:
         h = s.get(Holder, out["holder_id"])
         blob = h.pii + h.id_index.encode() + h.phone_index.encode()
-    assert "张三丰".encode() not in blob and b"11010519800101" not in blob and b"1391234" not in blob
+    assert (
+        "张三丰".encode() not in blob and b"11010519800101" not in blob and b"1391234" not in blob
+    )
 
 
 def test_duplicate_and_invalid_enrolment_leave_nothing(svc):
@@ -51,7 +58,9 @@ def test_duplicate_and_invalid_enrolment_leave_nothing(svc):
         wrong = good[:-1] + ("0" if good[-1] != "0" else "1")
         svc.enrol(name="李四", id_number=wrong, phone="13900000000", region="110000")
     with pytest.raises(InvalidRegion):
-        svc.enrol(name="李四", id_number=rid("11010519800101002"), phone="13900000000", region="990000")
+        svc.enrol(
+            name="李四", id_number=rid("11010519800101002"), phone="13900000000", region="990000"
+        )
     with svc.db.session() as s:
         assert len(list(s.execute(select(Holder)).scalars())) == 1
 
@@ -65,7 +74,9 @@ def test_code_round_trip_and_mutual_recognition_via_trust_list(svc):
     # a verifier holding only the signed national trust list accepts any region's code
     from healthcode.issuers.service import trust_store_from_list
 
-    store = trust_store_from_list(svc.trust_list(), at=svc.now(), production=False, clock_skew_seconds=30)
+    store = trust_store_from_list(
+        svc.trust_list(), at=svc.now(), production=False, clock_skew_seconds=30
+    )
     assert svc.verify([code["token"]], trust=store).verdict == "valid"
 
 
@@ -78,7 +89,9 @@ def test_tampered_trust_list_is_refused(svc):
     with pytest.raises(TrustListInvalid):
         trust_store_from_list(doc, at=svc.now(), production=False, clock_skew_seconds=30)
     with pytest.raises(TrustListInvalid):  # DEMO anchor in production
-        trust_store_from_list(svc.trust_list(), at=svc.now(), production=True, clock_skew_seconds=30)
+        trust_store_from_list(
+            svc.trust_list(), at=svc.now(), production=True, clock_skew_seconds=30
+        )
 
 
 def test_rotation_keeps_old_codes_valid_and_revocation_kills_them(svc):
@@ -88,7 +101,14 @@ def test_rotation_keeps_old_codes_valid_and_revocation_kills_them(svc):
     old = svc.issue_code(h["holder_id"])["token"]
     with svc.db.session() as s:
         old_kid = isv.active_key(s, "110000").kid
-        isv.rotate_key(s, issuer="110000", purpose="health-code", master=svc.settings.master_key, at=svc.now(), actor="t")
+        isv.rotate_key(
+            s,
+            issuer="110000",
+            purpose="health-code",
+            master=svc.settings.master_key,
+            at=svc.now(),
+            actor="t",
+        )
     new = svc.issue_code(h["holder_id"])["token"]
     assert svc.verify([old]).verdict == "valid" and svc.verify([new]).verdict == "valid"
     with svc.db.session() as s:
@@ -100,10 +120,30 @@ def test_rotation_keeps_old_codes_valid_and_revocation_kills_them(svc):
 def test_facts_import_is_all_or_nothing_and_changes_status_with_history(svc):
     h = enrol(svc)
     rows = [
-        {"holder_id": h["holder_id"], "kind": "pcr", "result": "negative", "sampled_at": "2022-11-19T08:00:00+08:00"},
-        {"holder_id": h["holder_id"], "kind": "pcr", "result": "maybe", "sampled_at": "2022-11-19T08:00:00+08:00"},
-        {"holder_id": "nobody", "kind": "pcr", "result": "negative", "sampled_at": "2022-11-19T08:00:00+08:00"},
-        {"holder_id": h["holder_id"], "kind": "pcr", "result": "negative", "sampled_at": "2022-11-19 08:00"},
+        {
+            "holder_id": h["holder_id"],
+            "kind": "pcr",
+            "result": "negative",
+            "sampled_at": "2022-11-19T08:00:00+08:00",
+        },
+        {
+            "holder_id": h["holder_id"],
+            "kind": "pcr",
+            "result": "maybe",
+            "sampled_at": "2022-11-19T08:00:00+08:00",
+        },
+        {
+            "holder_id": "nobody",
+            "kind": "pcr",
+            "result": "negative",
+            "sampled_at": "2022-11-19T08:00:00+08:00",
+        },
+        {
+            "holder_id": h["holder_id"],
+            "kind": "pcr",
+            "result": "negative",
+            "sampled_at": "2022-11-19 08:00",
+        },
     ]
     with pytest.raises(ImportRejected) as exc:
         svc.import_facts("tests", rows, source="t.csv")
@@ -113,7 +153,14 @@ def test_facts_import_is_all_or_nothing_and_changes_status_with_history(svc):
         assert s.execute(text("select count(*) from facts")).scalar_one() == 0
     out = svc.import_facts(
         "tests",
-        [{"holder_id": h["holder_id"], "kind": "antigen", "result": "positive", "sampled_at": "2022-11-19T08:00:00+08:00"}],
+        [
+            {
+                "holder_id": h["holder_id"],
+                "kind": "antigen",
+                "result": "positive",
+                "sampled_at": "2022-11-19T08:00:00+08:00",
+            }
+        ],
         source="lab.csv",
     )
     assert out["imported"] == 1 and out["status_changes"] == 1
@@ -149,11 +196,16 @@ def test_risk_area_listing_bounds_and_beijing_quirk(svc, tmp_path):
     assert [a["community"] for a in svc.list_risk_areas(at=end)] == ["某村"]
     before = parse_instant("2022-11-10T10:59:59+08:00")
     assert svc.list_risk_areas(at=before) == []
-    assert svc.list_risk_areas(at=at, level="high")[0]["first_listed"] == "2022-11-15T11:00:00+08:00"
+    assert (
+        svc.list_risk_areas(at=at, level="high")[0]["first_listed"] == "2022-11-15T11:00:00+08:00"
+    )
 
 
 def test_bad_risk_area_file_imports_nothing(svc, tmp_path):
-    good = _episodes(tmp_path, ["high,北京市,朝阳区,酒仙桥街道,二街坊,2022-11-15T11:00+08:00,2022-11-19T15:00+08:00,"])
+    good = _episodes(
+        tmp_path,
+        ["high,北京市,朝阳区,酒仙桥街道,二街坊,2022-11-15T11:00+08:00,2022-11-19T15:00+08:00,"],
+    )
     svc.import_risk_areas(good)
     bad = tmp_path / "bad.csv"
     bad.write_text(
@@ -176,10 +228,15 @@ def test_risk_list_change_reevaluates_only_affected_holders(svc, tmp_path):
         "start": "2022-11-17T09:00:00+08:00", "end": "2022-11-17T18:00:00+08:00",
     }  # fmt: skip
     svc.import_facts("declarations", [dict(stay, holder_id=a["holder_id"])], source="d")
-    svc.import_facts("declarations", [dict(stay, holder_id=b["holder_id"], community="别处")], source="d")
+    svc.import_facts(
+        "declarations", [dict(stay, holder_id=b["holder_id"], community="别处")], source="d"
+    )
     assert svc.holder_view(a["holder_id"], actor="t")["status"]["colour"] == "green"
     out = svc.import_risk_areas(
-        _episodes(tmp_path, ["high,北京市,朝阳区,酒仙桥街道,二街坊,2022-11-16T11:00+08:00,2022-11-19T15:00+08:00,"])
+        _episodes(
+            tmp_path,
+            ["high,北京市,朝阳区,酒仙桥街道,二街坊,2022-11-16T11:00+08:00,2022-11-19T15:00+08:00,"],
+        )
     )
     assert out["holders_reevaluated"] == 1 and out["status_changes"] == 1
     st = svc.holder_view(a["holder_id"], actor="t")["status"]
@@ -196,7 +253,11 @@ def test_audit_chain_detects_edit_insert_and_delete(svc):
     with svc.db.session() as s:
         e = s.execute(select(AuditEntry).where(AuditEntry.seq == 5)).scalar_one()
         original = dict(e.data)
-        s.execute(update(AuditEntry).where(AuditEntry.seq == 5).values(data={**original, "region": "990000"}))
+        s.execute(
+            update(AuditEntry)
+            .where(AuditEntry.seq == 5)
+            .values(data={**original, "region": "990000"})
+        )
     rep = svc.audit_verify()
     assert not rep.ok and rep.first_bad == 5
     with svc.db.session() as s:
@@ -219,7 +280,10 @@ def test_audit_never_holds_tokens_or_personal_data(svc):
     svc.verify([token])
     svc.holder_view(h["holder_id"], actor="t")
     with svc.db.session() as s:
-        dump = json.dumps([(e.tag, e.actor, e.subject, e.data) for e in s.execute(select(AuditEntry)).scalars()], ensure_ascii=False)
+        dump = json.dumps(
+            [(e.tag, e.actor, e.subject, e.data) for e in s.execute(select(AuditEntry)).scalars()],
+            ensure_ascii=False,
+        )
     assert token[4:40] not in dump and "张三丰" not in dump and "13912340001" not in dump
     assert '"credential:verify"' in dump and '"holder:read"' in dump
 

@@ -52,7 +52,20 @@ def test_round_trip_is_valid_with_its_colour():
     r = verify(token(), trust=trust(), at=NOW + timedelta(seconds=10))
     assert r.verdict == "valid"
     assert (r.colour, r.status_code) == ("yellow", "01")
-    assert all(r.stages[s] for s in ("prefix", "base45", "compression", "cose", "signer", "signature", "cbor", "expiry", "claims"))
+    assert all(
+        r.stages[s]
+        for s in (
+            "prefix",
+            "base45",
+            "compression",
+            "cose",
+            "signer",
+            "signature",
+            "cbor",
+            "expiry",
+            "claims",
+        )
+    )
     assert r.stages["picture"] is None
     assert r.holder["name_masked"] == "张*丰"
     assert r.to_dict()["colour"] == "yellow"
@@ -62,7 +75,9 @@ def test_ed25519_keys_work_too():
     k = generate_private_key("EdDSA")
     kid = kid_for(k.public_key())
     t = native.encode(claims(), key=k, alg=cose.ALG_EDDSA, kid=kid)
-    store = TrustStore(native={kid: TrustedKey(kid=kid, issuer="110000", alg="EdDSA", public_key=k.public_key())})
+    store = TrustStore(
+        native={kid: TrustedKey(kid=kid, issuer="110000", alg="EdDSA", public_key=k.public_key())}
+    )
     assert verify(t, trust=store, at=NOW).verdict == "valid"
 
 
@@ -171,7 +186,9 @@ def test_any_single_byte_change_of_the_signed_bytes_is_rejected(data):
 def test_any_single_character_change_of_the_token_is_rejected(data):
     t = token()
     i = data.draw(st.integers(4, len(t) - 1))
-    c = data.draw(st.sampled_from("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:").filter(lambda x: x != t[i]))
+    c = data.draw(
+        st.sampled_from("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:").filter(lambda x: x != t[i])
+    )
     assert verify(t[:i] + c + t[i + 1 :], trust=trust(), at=NOW).verdict == "invalid"
 
 
@@ -186,7 +203,9 @@ def test_round_trip_property(name, colour, doses, reasons):
     c = claims(name_masked=name, colour=colour, doses=doses, reasons=tuple(reasons))
     r = verify(token(c), trust=trust(), at=NOW)
     assert r.verdict == "valid"
-    decoded = native.claims_from_map(cbor2.loads(cose.decode_sign1(zlib.decompress(b45decode(token(c)[4:]))).payload))
+    decoded = native.claims_from_map(
+        cbor2.loads(cose.decode_sign1(zlib.decompress(b45decode(token(c)[4:]))).payload)
+    )
     assert decoded == c
 
 
