@@ -265,13 +265,17 @@ def test_audit_chain_detects_edit_insert_and_delete(svc):
         s.execute(text("delete from audit_log where seq = 3"))
     rep = svc.audit_verify()
     assert not rep.ok and rep.first_bad == 3
+
+
+def test_audit_truncated_tail_is_found_by_the_signed_checkpoint(svc):
+    for n in range(3):
+        enrol(svc, n + 1)
+    svc.audit_checkpoint()
     with svc.db.session() as s:
-        last = s.execute(select(AuditEntry).order_by(AuditEntry.seq.desc())).scalars().first()
-        s.execute(text(f"delete from audit_log where seq = {last.seq}"))
-        s.execute(text("delete from audit_log where seq > 3"))
-    # the tail is gone too: only the signed checkpoint shows it
+        head = s.execute(select(AuditEntry.seq).order_by(AuditEntry.seq.desc())).scalars().first()
+        s.execute(text("delete from audit_log where seq >= :seq"), {"seq": head - 1})
     rep = svc.audit_verify()
-    assert not rep.ok
+    assert not rep.ok and "deleted" in rep.problem
 
 
 def test_audit_never_holds_tokens_or_personal_data(svc):
