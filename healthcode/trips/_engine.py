@@ -1,0 +1,72 @@
+"""Pieces every engine shares: input types, the plan, place tables, stars."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Final, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+
+from healthcode.trips.geo import GRID_SCALE, PlaceIndex
+from healthcode.trips.policy import Policy, load_policies
+from healthcode.trips.readers import CellSites
+from healthcode.trips.risk import NoRiskLookup, RiskCityLookup
+from healthcode.trips.stays import CardPlan, Progress, StayRule
+
+#: Records for an engine: an Arrow table or pandas DataFrame, or Parquet file path(s),
+#: with ``phone`` (string), ``epoch_s`` (int64, UTC seconds) and either ``lon``/``lat``
+#: (float64, WGS-84) or ``cell_id`` (string, with a cell-site table).
+RecordsInput: TypeAlias = pa.Table | pd.DataFrame | str | Path | Sequence[str | Path]
+
+#: The grid key of :func:`healthcode.trips.geo.grid_key` in SQL (DuckDB and Spark).
+KEY_SQL: Final = (
+    f"(CAST(FLOOR(lon * {GRID_SCALE}) AS BIGINT) + {180 * GRID_SCALE}) * 1000000"
+    f" + (CAST(FLOOR(lat * {GRID_SCALE}) AS BIGINT) + {90 * GRID_SCALE})"
+)
+
+
+def make_plan(as_of: date, policy: Policy | None, rule: StayRule | None) -> CardPlan:
+    """:raises ServiceEnded: no policy on ``as_of``."""
+    return CardPlan.make(as_of, policy or load_policies().for_date(as_of), rule)
+
+
+def starred_for(plan: CardPlan, risk: RiskCityLookup | None) -> set[str]:
+    """Risk cities of the day that decides stars / risk colour (empty when the policy has neither)."""
+    policy = plan.policy
+    if not policy.star and policy.risk_city_colour is None:
+        return set()
+    return (risk or NoRiskLookup()).starred_cities(policy.star_day(plan.as_of))
+
+
+def site_places(cell_sites: CellSites, geo: PlaceIndex) -> pa.Table:
+    """``(cell_id, place)`` for every site (exact coordinates, no grid)."""
+    t = cell_sites.table
+    places = geo.resolve(t.column("lon").to_numpy(), t.column("lat").to_numpy())
+    return pa.table({"cell_id": t.column("cell_id"), "place": pa.array(places, pa.int64())})
+
+
+def key_places(keys: npt.ArrayLike, geo: PlaceIndex) -> pa.Table:
+    """``(k, place)`` for distinct grid keys."""
+    k = np.asarray(keys, dtype=np.int64)
+    return pa.table(
+        {"k": pa.array(k, pa.int64()), "place": pa.array(geo.resolve_keys(k), pa.int64())}
+    )
+
+
+def as_paths(records: RecordsInput) -> list[str] | None:
+    """Parquet paths when ``records`` names files, else ``None``."""
+    if isinstance(records, str | Path):
+        return [str(records)]
+    if isinstance(records, pa.Table | pd.DataFrame):
+        return None
+    return [str(p) for p in records]
+
+
+def report(progress: Progress | None, stage: str, step: int, steps: int) -> None:
+    if progress is not None:
+        progress(stage, step, steps)

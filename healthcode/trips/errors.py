@@ -1,0 +1,76 @@
+"""Errors of the trip-card domain, as subclasses of the project's one tree.
+
+Tree (codes are stable; HTTP statuses come from the parent classes)::
+
+    ImportRejected                (import-rejected, 422)
+    └── RecordsRejected           (trip-records-rejected)   details: the per-row report
+    InputError                    (invalid-input, 422)
+    ├── UnknownRecordFormat       (trip-format-unknown)
+    └── ServiceEnded              (trip-service-ended)      no policy in force on the date
+    ConfigError                   (config-invalid, 500)
+    ├── EngineUnavailable         (trip-engine-unavailable) pyspark / Java missing
+    └── PolicyDataInvalid         (trip-policy-invalid)     policies.json malformed
+    MissingSharedFile             (shared-file-missing)     polygons / names not found
+
+Per-row problems inside a file are not exceptions but :class:`RowError` values
+with a :class:`RowErrorCode` (see :mod:`healthcode.trips.readers`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from healthcode.errors import ConfigError, ImportRejected, InputError
+
+
+class RowErrorCode(StrEnum):
+    """Stable codes of the problems a reader reports per row or per file."""
+
+    EMPTY_FILE = "empty-file"  #: a file with no data rows
+    UNREADABLE = "unreadable-file"  #: not a file of the detected format (or I/O error)
+    MISSING_COLUMN = "missing-column"  #: the header lacks a required column
+    MALFORMED_ROW = "malformed-row"  #: wrong number of fields
+    INVALID_PHONE = "invalid-phone"  #: not a mainland mobile number (1[3-9] + 9 digits)
+    INVALID_TIME = "invalid-time"  #: not an ISO-8601 date-time
+    TIME_WITHOUT_OFFSET = "time-without-offset"  #: ISO-8601 but no UTC offset / ``Z``
+    INVALID_COORDINATES = (
+        "invalid-coordinates"  #: not a number, or lon ∉ [-180, 180], lat ∉ [-90, 90]
+    )
+    MISSING_LOCATION = "missing-location"  #: neither lon/lat nor cell_id
+    UNKNOWN_CELL_ID = "unknown-cell-id"  #: cell_id not in the cell-site table
+    CELL_SITES_REQUIRED = "cell-sites-required"  #: cell_id records but no cell-site table given
+    DUPLICATE_CELL_ID = "duplicate-cell-id"  #: a cell-site table lists one id twice
+
+
+class RecordsRejected(ImportRejected):
+    """Location records with bad rows; nothing was read (all-or-nothing).
+
+    ``details`` is ``{"error_count": int, "errors": [{"file", "line", "code", "message"}, …]}``
+    (at most the first ``max_errors`` rows are listed; ``error_count`` counts all).
+    """
+
+    code = "trip-records-rejected"
+
+
+class UnknownRecordFormat(InputError):
+    """A record file whose format cannot be detected from its extension or header."""
+
+    code = "trip-format-unknown"
+
+
+class ServiceEnded(InputError):
+    """No trip-card policy is in force on the requested date (the service ended 2022-12-13)."""
+
+    code = "trip-service-ended"
+
+
+class EngineUnavailable(ConfigError):
+    """The requested engine cannot run here (e.g. pyspark or Java is not installed)."""
+
+    code = "trip-engine-unavailable"
+
+
+class PolicyDataInvalid(ConfigError):
+    """The versioned policy data file is malformed."""
+
+    code = "trip-policy-invalid"

@@ -1,0 +1,903 @@
+"""Location records in: CSV, Parquet, GeoLife ``points.csv.gz`` and GeoLife ``.plt``.
+
+Every reader returns the same Arrow table (:data:`RECORD_SCHEMA`)::
+
+    phone    string   mainland mobile number, 11 digits (``+86``/``86`` prefix removed)
+    epoch_s  int64    seconds since 1970-01-01T00:00:00Z (UTC; sub-seconds dropped)
+    lon, lat float64  WGS-84 degrees (from the row, or from the cell-site table)
+    cell_id  string   the row's cell id, or null
+
+Formats (detected from the extension, the Parquet magic bytes and the header):
+
+* ``csv`` / ``parquet``: columns ``phone``, ``time`` (ISO-8601 *with* a UTC
+  offset or ``Z``; a time without one is a row error), and ``lon``/``lat`` or
+  ``cell_id`` (joined to a cell-site table, see :func:`read_cell_sites`). Extra
+  columns are ignored. A Parquet ``time`` may also be a timezone-aware timestamp.
+* ``geolife-points``: the ``points.csv.gz`` layout of the shared GeoLife subset
+  (``subset, user, …, lat, lon, altitude_ft, time_utc``); times are UTC by format.
+* ``plt``: GeoLife 1.3 trajectory files (6 header lines, then
+  ``lat,lon,0,alt_ft,days,date,time``; date and time are UTC/GMT by format).
+
+GeoLife has no phone numbers: :class:`GeolifePhoneMap` maps (subset, user) to a
+synthetic number ``1990000`` + subset digit + three-digit user id.
+
+All or nothing: :func:`inspect_records` returns the good rows *and* every bad
+row (file, line, stable code, message); :func:`read_records` raises
+:class:`~healthcode.trips.errors.RecordsRejected` when there is any bad row, so
+an import never stores part of its input. Exact duplicate rows are dropped and
+counted; the order of rows does not matter.
+
+Line numbers: text files count physical lines from 1 (the CSV header is line
+1); Parquet rows count from 1; ``line`` 0 means the whole file.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any, Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from healthcode.trips.errors import RecordsRejected, RowErrorCode, UnknownRecordFormat
+from healthcode.trips.geo import gcj02_to_wgs84
+
+RECORD_SCHEMA: Final = pa.schema(
+    [
+        pa.field("phone", pa.string(), nullable=False),
+        pa.field("epoch_s", pa.int64(), nullable=False),
+        pa.field("lon", pa.float64(), nullable=False),
+        pa.field("lat", pa.float64(), nullable=False),
+        pa.field("cell_id", pa.string()),
+    ]
+)
+
+_PHONE_RE: Final = r"1[3-9]\d{9}"
+_OFFSET_RE: Final = re.compile(r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$")
+_DATETIME_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+class RecordFormat(StrEnum):
+    CSV = "csv"
+    PARQUET = "parquet"
+    GEOLIFE_POINTS = "geolife-points"
+    PLT = "plt"
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One bad row (or, with ``line == 0``, a bad file)."""
+
+    file: str
+    line: int
+    code: RowErrorCode
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "code": str(self.code),
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class ReadReport:
+    """What :func:`inspect_records` found.
+
+    ``records`` holds the good rows only (deduplicated); an importer must not
+    store them unless :attr:`ok` — use :func:`read_records` for that.
+    """
+
+    records: pa.Table
+    errors: tuple[RowError, ...]  #: the first ``max_errors`` errors, by file then line
+    error_count: int  #: all errors
+    rows: int  #: data rows read (good and bad)
+    duplicates: int  #: exact duplicate rows dropped
+    files: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+    def raise_for_errors(self) -> None:
+        """:raises RecordsRejected: when any row or file was bad (``details`` lists them)."""
+        if self.ok:
+            return
+        first = self.errors[0]
+        raise RecordsRejected(
+            f"{self.error_count} bad row(s) in {len({e.file for e in self.errors})} file(s); "
+            f"nothing imported. First: {first.file}:{first.line}: {first.code}: {first.message}",
+            details={"error_count": self.error_count, "errors": [e.to_dict() for e in self.errors]},
+        )
+
+
+# --- GeoLife phone numbers ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GeolifePhoneMap:
+    """(subset, user) → synthetic mainland mobile number, deterministic and documented.
+
+    Default: ``"1990000" + str(subset digit) + user`` (user as three digits):
+    subset digit 0 = the original GeoLife 1.3 layout (``Data/NNN/Trajectory``),
+    1 = ``geolife_long_10_MB``, 2 = ``geolife_modes``. So user 010 is
+    ``19900001010`` (long; card ``199****1010``) and ``19900002010`` (modes;
+    ``199****2010``): the last four digits tell subset and user apart even masked.
+    ``199`` is a China Telecom mobile prefix; these numbers are for test data only.
+    ``overrides`` (e.g. from :meth:`from_csv`) take precedence.
+    """
+
+    SUBSET_DIGITS: Final[Mapping[str, int]] = field(
+        default_factory=lambda: {"geolife": 0, "geolife_long_10_MB": 1, "geolife_modes": 2}
+    )
+    overrides: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    def phone_for(self, subset: str, user: str) -> str:
+        """:raises ValueError: unknown subset without override, or a user id that is not 1-3 digits."""
+        user = user.strip()
+        key = (subset, user.zfill(3))
+        if key in self.overrides:
+            return self.overrides[key]
+        if subset not in self.SUBSET_DIGITS:
+            raise ValueError(f"no phone number for GeoLife subset {subset!r}: give a phone map")
+        if not user.isdigit() or len(user) > 3:
+            raise ValueError(f"GeoLife user id must be 1-3 digits, not {user!r}")
+        return f"1990000{self.SUBSET_DIGITS[subset]}{user.zfill(3)}"
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> GeolifePhoneMap:
+        """Overrides from a CSV with columns ``subset,user,phone``.
+
+        :raises RecordsRejected: missing columns or an invalid phone number.
+        """
+        errors: list[RowError] = []
+        overrides: dict[tuple[str, str], str] = {}
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"subset", "user", "phone"} - set(reader.fieldnames or ())
+            if missing:
+                errors.append(
+                    RowError(
+                        str(path), 0, RowErrorCode.MISSING_COLUMN, f"missing {sorted(missing)}"
+                    )
+                )
+            else:
+                for row in reader:
+                    phone = _normalise_phone(row["phone"] or "")
+                    if not re.fullmatch(_PHONE_RE, phone):
+                        errors.append(
+                            RowError(
+                                str(path),
+                                reader.line_num,
+                                RowErrorCode.INVALID_PHONE,
+                                repr(row["phone"]),
+                            )
+                        )
+                    overrides[(row["subset"].strip(), row["user"].strip().zfill(3))] = phone
+        if errors:
+            _report(pa.table({}), errors, 0, 0, (str(path),)).raise_for_errors()
+        return cls(overrides=overrides)
+
+    def for_plt(self, path: Path) -> str:
+        """Phone for a ``.plt`` file from its folders: ``…/<user>/Trajectory/x.plt``.
+
+        ``<user>`` is ``NNN`` (original layout, subset ``geolife``) or
+        ``long_NNN`` / ``modes_NNN`` (the shared subset's ``plt/`` folder).
+        :raises ValueError: the folders do not name a user.
+        """
+        folder = path.parent.parent.name if path.parent.name == "Trajectory" else path.parent.name
+        prefix, _, user = folder.rpartition("_")
+        subset = {"": "geolife", "long": "geolife_long_10_MB", "modes": "geolife_modes"}.get(prefix)
+        if subset is None or not user.isdigit():
+            raise ValueError(f"cannot tell the GeoLife user of {path}: give phone= or a phone map")
+        return self.phone_for(subset, user)
+
+
+# --- cell sites --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CellSites:
+    """Cell-site table: ``cell_id`` (string) → WGS-84 ``lon``, ``lat``."""
+
+    table: pa.Table  #: columns cell_id (string, unique), lon, lat (float64)
+    source: str = ""
+    datum: str = "wgs84"  #: datum of the *source* coordinates (``table`` is always WGS-84)
+
+    def __len__(self) -> int:
+        return int(self.table.num_rows)
+
+
+def read_cell_sites(path: str | Path, *, datum: Literal["wgs84", "gcj02"] = "wgs84") -> CellSites:
+    """Read a cell-site table: ``cell_id, lon, lat`` or the Shanghai Telecom layout
+    ``station_id, latitude, longitude`` (its ``station_id`` becomes ``cell_id``).
+
+    :param datum: datum of the file's coordinates; ``gcj02`` converts to WGS-84.
+        The Shanghai file does not document its datum; we read it as WGS-84 (the
+        datum of operators' site surveys). Read as GCJ-02 instead, 2 of its 3,042
+        sites change city (上海市 → 苏州市 near the border); see docs/trip-card.md.
+    :raises RecordsRejected: missing columns, bad coordinates, duplicate ids, empty file.
+    """
+    p = Path(path)
+    name = str(p)
+    header, lines, raw = _read_csv_columns(p)
+    errors: list[RowError] = []
+    if header is None:
+        errors.append(RowError(name, 0, RowErrorCode.EMPTY_FILE, "no header"))
+    if header is None:  # pragma: no cover - raise_for_errors raised
+        raise RecordsRejected(f"{name}: no header")
+    cols = {h.strip().lower(): i for i, h in enumerate(header)}
+    if {"station_id", "latitude", "longitude"} <= cols.keys():
+        id_col, lon_col, lat_col = "station_id", "longitude", "latitude"
+    else:
+        id_col, lon_col, lat_col = "cell_id", "lon", "lat"
+    missing = [c for c in (id_col, lon_col, lat_col) if c not in cols]
+    if missing:
+        errors.append(
+            RowError(name, 1, RowErrorCode.MISSING_COLUMN, f"missing column(s) {missing}")
+        )
+    elif not lines:
+        errors.append(RowError(name, 0, RowErrorCode.EMPTY_FILE, "no cell sites"))
+    if errors:
+        _report(pa.table({}), errors, 0, 0, (name,)).raise_for_errors()
+    n = len(lines)
+    bad = raw["_bad"]
+    ids = pd.Series(raw[cols[id_col]], dtype="string").str.strip()
+    lon = pd.to_numeric(pd.Series(raw[cols[lon_col]], dtype="string"), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    lat = pd.to_numeric(pd.Series(raw[cols[lat_col]], dtype="string"), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    code = np.full(n, "", dtype=object)
+    msg = np.full(n, "", dtype=object)
+    _flag(code, msg, bad, RowErrorCode.MALFORMED_ROW, f"expected {len(header)} fields")
+    _flag(
+        code,
+        msg,
+        (ids.isna() | (ids == "")).to_numpy(),
+        RowErrorCode.MALFORMED_ROW,
+        "empty cell id",
+    )
+    _flag(
+        code,
+        msg,
+        ~_coords_ok(lon, lat),
+        RowErrorCode.INVALID_COORDINATES,
+        "lon/lat not valid degrees",
+    )
+    _flag(
+        code,
+        msg,
+        ids.duplicated(keep="first").to_numpy(),
+        RowErrorCode.DUPLICATE_CELL_ID,
+        "cell id listed twice",
+    )
+    errors = _collect(name, lines, code, msg)
+    if errors:
+        _report(pa.table({}), errors, n, 0, (name,)).raise_for_errors()
+    if datum == "gcj02":
+        lon, lat = gcj02_to_wgs84(lon, lat)
+    table = pa.table(
+        {"cell_id": pa.array(ids.to_numpy(dtype=object), pa.string()), "lon": lon, "lat": lat}
+    )
+    return CellSites(table=table, source=name, datum=datum)
+
+
+# --- format detection --------------------------------------------------------------------
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def detect_format(path: str | Path) -> RecordFormat:
+    """Format of a record file, from its magic bytes, extension and header.
+
+    :raises UnknownRecordFormat: none matches.
+    """
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise UnknownRecordFormat(f"cannot read {p}: {exc.strerror or exc}") from exc
+    if magic == b"PAR1" or p.suffix in (".parquet", ".pq"):
+        return RecordFormat.PARQUET
+    if p.suffix == ".plt":
+        return RecordFormat.PLT
+    try:
+        with _open_text(p) as fh:
+            first = fh.readline().strip()
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise UnknownRecordFormat(f"{p}: not UTF-8 text or a Parquet file") from exc
+    if first.lower().startswith("geolife trajectory"):
+        return RecordFormat.PLT
+    header = {h.strip().lower() for h in first.split(",")}
+    if {"subset", "user", "lat", "lon", "time_utc"} <= header:
+        return RecordFormat.GEOLIFE_POINTS
+    if {"phone", "time"} <= header:
+        return RecordFormat.CSV
+    if not first:
+        # an empty .csv is a record file with no rows: let the CSV reader report it
+        if p.suffix in (".csv", ".gz", ".txt"):
+            return RecordFormat.CSV
+    raise UnknownRecordFormat(
+        f"{p}: unknown record format (header {first[:80]!r}); expected phone,time,lon,lat|cell_id "
+        "CSV, Parquet, GeoLife points.csv(.gz) or .plt"
+    )
+
+
+# --- the readers ---------------------------------------------------------------------------
+
+
+def inspect_records(
+    paths: str | Path | Iterable[str | Path],
+    *,
+    fmt: RecordFormat | str | None = None,
+    cell_sites: CellSites | None = None,
+    phone_map: GeolifePhoneMap | None = None,
+    phone: str | None = None,
+    max_errors: int = 1000,
+) -> ReadReport:
+    """Read record files and report every bad row; never raises for bad rows.
+
+    :param fmt: force one format for all files (default: detect per file).
+    :param cell_sites: table for rows that give ``cell_id`` instead of lon/lat.
+    :param phone_map: GeoLife (subset, user) → phone (default :class:`GeolifePhoneMap`).
+    :param phone: phone number for ``.plt`` files (default: from their folders).
+    :param max_errors: how many errors to list (all are counted).
+    :raises UnknownRecordFormat: a file's format cannot be detected.
+    """
+    plist = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+    pmap = phone_map or GeolifePhoneMap()
+    tables: list[pa.Table] = []
+    errors: list[RowError] = []
+    rows = 0
+    for p in plist:
+        kind = RecordFormat(fmt) if fmt is not None else detect_format(p)
+        if not p.is_file():
+            errors.append(RowError(str(p), 0, RowErrorCode.UNREADABLE, "not a file"))
+            continue
+        if kind is RecordFormat.PARQUET:
+            table, errs, n = _read_parquet(p, cell_sites)
+        elif kind is RecordFormat.PLT:
+            table, errs, n = _read_plt(p, phone or _plt_phone(p, pmap, errors))
+        elif kind is RecordFormat.GEOLIFE_POINTS:
+            table, errs, n = _read_geolife_points(p, pmap)
+        else:
+            table, errs, n = _read_csv(p, cell_sites)
+        tables.append(table)
+        errors.extend(errs)
+        rows += n
+    merged = pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table()
+    before = merged.num_rows
+    merged = _dedupe(merged)
+    return _report(
+        merged, errors, rows, before - merged.num_rows, tuple(str(p) for p in plist), max_errors
+    )
+
+
+def read_records(
+    paths: str | Path | Iterable[str | Path],
+    *,
+    fmt: RecordFormat | str | None = None,
+    cell_sites: CellSites | None = None,
+    phone_map: GeolifePhoneMap | None = None,
+    phone: str | None = None,
+    max_errors: int = 1000,
+) -> pa.Table:
+    """Read record files, all or nothing (same parameters as :func:`inspect_records`).
+
+    :returns: a :data:`RECORD_SCHEMA` table (deduplicated, in file order).
+    :raises RecordsRejected: any bad row or file; ``details`` lists them.
+    :raises UnknownRecordFormat: a file's format cannot be detected.
+    """
+    report = inspect_records(
+        paths,
+        fmt=fmt,
+        cell_sites=cell_sites,
+        phone_map=phone_map,
+        phone=phone,
+        max_errors=max_errors,
+    )
+    report.raise_for_errors()
+    return report.records
+
+
+def _plt_phone(path: Path, pmap: GeolifePhoneMap, errors: list[RowError]) -> str:
+    try:
+        return pmap.for_plt(path)
+    except ValueError as exc:
+        errors.append(RowError(str(path), 0, RowErrorCode.INVALID_PHONE, str(exc)))
+        return ""
+
+
+def _report(
+    table: pa.Table,
+    errors: list[RowError],
+    rows: int,
+    duplicates: int,
+    files: tuple[str, ...],
+    max_errors: int = 1000,
+) -> ReadReport:
+    order = {f: i for i, f in enumerate(files)}
+    ordered = sorted(errors, key=lambda e: (order.get(e.file, len(order)), e.line))
+    if errors:
+        table = RECORD_SCHEMA.empty_table()
+    return ReadReport(
+        records=table if table.num_columns else RECORD_SCHEMA.empty_table(),
+        errors=tuple(ordered[:max_errors]),
+        error_count=len(errors),
+        rows=rows,
+        duplicates=duplicates,
+        files=files,
+    )
+
+
+def _dedupe(table: pa.Table) -> pa.Table:
+    if table.num_rows == 0:
+        return table
+    df = table.to_pandas()
+    dup = df.duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return table
+    return table.filter(pa.array(~dup))
+
+
+def _read_csv_columns(path: Path) -> tuple[list[str] | None, list[int], dict[Any, Any]]:
+    """Header, physical line number of each data row, and raw string columns.
+
+    ``raw[i]`` is column ``i`` (missing fields → ``""``); ``raw["_bad"]`` marks rows
+    whose field count differs from the header. Blank lines are skipped.
+    """
+    with _open_text(path) as fh:
+        reader = csv.reader(fh)
+        header: list[str] | None = None
+        for row in reader:
+            if row:
+                header = row
+                break
+        if header is None:
+            return None, [], {"_bad": np.zeros(0, dtype=bool)}
+        width = len(header)
+        lines: list[int] = []
+        cols: list[list[str]] = [[] for _ in range(width)]
+        bad: list[bool] = []
+        prev_line = reader.line_num
+        for row in reader:
+            if not row:
+                prev_line = reader.line_num
+                continue
+            lines.append(prev_line + 1)  # first physical line of the record
+            prev_line = reader.line_num
+            ok = len(row) == width
+            bad.append(not ok)
+            if not ok:
+                row = (row + [""] * width)[:width]
+            for i, value in enumerate(row):
+                cols[i].append(value)
+    raw: dict[Any, Any] = dict(enumerate(cols))
+    raw["_bad"] = np.array(bad, dtype=bool)
+    return header, lines, raw
+
+
+def _flag(
+    code: npt.NDArray[Any],
+    msg: npt.NDArray[Any],
+    mask: npt.NDArray[np.bool_],
+    c: RowErrorCode,
+    text: str | npt.NDArray[Any],
+) -> None:
+    """Record error ``c`` on rows in ``mask`` that have no error yet (first error wins)."""
+    sel = np.asarray(mask, dtype=bool) & (code == "")
+    code[sel] = str(c)
+    msg[sel] = text if isinstance(text, str) else np.asarray(text, dtype=object)[sel]
+
+
+def _collect(
+    name: str, lines: Sequence[int], code: npt.NDArray[Any], msg: npt.NDArray[Any]
+) -> list[RowError]:
+    idx = np.flatnonzero(code != "")
+    return [RowError(name, int(lines[int(i)]), RowErrorCode(code[i]), str(msg[i])) for i in idx]
+
+
+def _coords_ok(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180.0) & (np.abs(lat) <= 90.0)
+
+
+def _normalise_phone(value: str) -> str:
+    v = re.sub(r"[\s-]", "", value)
+    for prefix in ("+86", "0086", "86"):
+        if v.startswith(prefix) and len(v) == 11 + len(prefix):
+            return v[len(prefix) :]
+    return v
+
+
+def _parse_times(
+    text: pd.Series[Any], *, offset_required: bool
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """ISO-8601 strings → (epoch seconds, well-formed mask, has-offset mask).
+
+    Without ``offset_required`` a time without offset is taken as UTC.
+    """
+    s = text.astype("string").str.strip().fillna("")
+    has_offset = s.str.contains(_OFFSET_RE, regex=True).to_numpy(dtype=bool, na_value=False)
+    shaped = s.str.contains(_DATETIME_RE, regex=True).to_numpy(dtype=bool, na_value=False)
+    as_utc = s.where(pd.Series(has_offset, index=s.index), s + "Z")
+    dt = pd.to_datetime(
+        as_utc.where(pd.Series(shaped, index=s.index)), format="ISO8601", utc=True, errors="coerce"
+    )
+    well_formed = shaped & ~dt.isna().to_numpy(dtype=bool)
+    epoch = np.zeros(len(s), dtype=np.int64)
+    if well_formed.any():
+        micro = dt[well_formed].dt.as_unit("us").astype("int64").to_numpy()
+        epoch[well_formed] = np.floor_divide(micro, 1_000_000)
+    if not offset_required:
+        has_offset = np.ones(len(s), dtype=bool)
+    return epoch, well_formed, has_offset
+
+
+def _validate(
+    name: str,
+    lines: Sequence[int],
+    phone_raw: pd.Series[Any],
+    time_raw: pd.Series[Any],
+    lon_raw: pd.Series[Any] | None,
+    lat_raw: pd.Series[Any] | None,
+    cell_raw: pd.Series[Any] | None,
+    cell_sites: CellSites | None,
+    bad_shape: npt.NDArray[np.bool_],
+    *,
+    epoch_given: npt.NDArray[np.int64] | None = None,
+    offset_required: bool = True,
+) -> tuple[pa.Table, list[RowError]]:
+    n = len(lines)
+    code = np.full(n, "", dtype=object)
+    msg = np.full(n, "", dtype=object)
+    _flag(code, msg, bad_shape, RowErrorCode.MALFORMED_ROW, "wrong number of fields")
+
+    phone = phone_raw.astype("string").fillna("").map(_normalise_phone).astype("string")
+    phone_ok = phone.str.fullmatch(_PHONE_RE).to_numpy(dtype=bool, na_value=False)
+    _flag(
+        code,
+        msg,
+        ~phone_ok,
+        RowErrorCode.INVALID_PHONE,
+        "phone is not a mainland mobile number (11 digits, 1[3-9]…)",
+    )
+
+    if epoch_given is not None:
+        epoch = epoch_given
+    else:
+        epoch, well_formed, has_offset = _parse_times(time_raw, offset_required=offset_required)
+        _flag(
+            code,
+            msg,
+            ~well_formed,
+            RowErrorCode.INVALID_TIME,
+            "time is not ISO-8601 (YYYY-MM-DDTHH:MM[:SS]±HH:MM)",
+        )
+        if offset_required:
+            _flag(
+                code,
+                msg,
+                ~has_offset,
+                RowErrorCode.TIME_WITHOUT_OFFSET,
+                "time has no UTC offset (add Z or ±HH:MM)",
+            )
+
+    def text(col: pd.Series[Any] | None) -> pd.Series[Any]:
+        if col is None:
+            return pd.Series([""] * n, dtype="string")
+        return col.astype("string").str.strip().fillna("")
+
+    lon_t, lat_t, cell_t = text(lon_raw), text(lat_raw), text(cell_raw)
+    has_point = ((lon_t != "") | (lat_t != "")).to_numpy(dtype=bool)
+    has_cell = (cell_t != "").to_numpy(dtype=bool)
+    lon = pd.to_numeric(lon_t.where(lon_t != ""), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    lat = pd.to_numeric(lat_t.where(lat_t != ""), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    _flag(
+        code,
+        msg,
+        ~has_point & ~has_cell,
+        RowErrorCode.MISSING_LOCATION,
+        "neither lon/lat nor cell_id",
+    )
+    coord_ok = _coords_ok(lon, lat)
+    _flag(
+        code,
+        msg,
+        has_point & ~coord_ok,
+        RowErrorCode.INVALID_COORDINATES,
+        "lon must be a number in [-180, 180] and lat in [-90, 90]",
+    )
+    use_cell = has_cell & ~has_point
+    if use_cell.any():
+        if cell_sites is None:
+            _flag(
+                code,
+                msg,
+                use_cell,
+                RowErrorCode.CELL_SITES_REQUIRED,
+                "cell_id given but no cell-site table",
+            )
+        else:
+            sites = cell_sites.table
+            site_index = pd.Index(sites.column("cell_id").to_pandas())
+            pos = site_index.get_indexer(cell_t.to_numpy(dtype=object))
+            unknown = use_cell & (pos < 0)
+            _flag(
+                code,
+                msg,
+                unknown,
+                RowErrorCode.UNKNOWN_CELL_ID,
+                "cell_id " + cell_t.to_numpy(dtype=object) + " not in the cell-site table",
+            )
+            take = use_cell & (pos >= 0)
+            lon[take] = sites.column("lon").to_numpy()[pos[take]]
+            lat[take] = sites.column("lat").to_numpy()[pos[take]]
+    errors = _collect(name, lines, code, msg)
+    good = code == ""
+    cells = cell_t.to_numpy(dtype=object)
+    cells = np.where(has_cell, cells, None)
+    table = pa.table(
+        {
+            "phone": pa.array(phone.to_numpy(dtype=object)[good], pa.string()),
+            "epoch_s": pa.array(epoch[good], pa.int64()),
+            "lon": pa.array(lon[good], pa.float64()),
+            "lat": pa.array(lat[good], pa.float64()),
+            "cell_id": pa.array(cells[good], pa.string()),
+        },
+        schema=RECORD_SCHEMA,
+    )
+    return table, errors
+
+
+def _column(raw: dict[Any, Any], cols: dict[str, int], key: str) -> pd.Series[Any]:
+    return pd.Series(raw[cols[key]], dtype="string")
+
+
+def _read_csv(path: Path, cell_sites: CellSites | None) -> tuple[pa.Table, list[RowError], int]:
+    name = str(path)
+    try:
+        header, lines, raw = _read_csv_columns(path)
+    except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
+        return (
+            RECORD_SCHEMA.empty_table(),
+            [RowError(name, 0, RowErrorCode.UNREADABLE, str(exc))],
+            0,
+        )
+    if header is None or not lines:
+        return (
+            RECORD_SCHEMA.empty_table(),
+            [RowError(name, 0, RowErrorCode.EMPTY_FILE, "no records")],
+            0,
+        )
+    cols = {h.strip().lower(): i for i, h in enumerate(header)}
+    missing = [c for c in ("phone", "time") if c not in cols]
+    if not ({"lon", "lat"} <= cols.keys() or "cell_id" in cols):
+        missing.append("lon+lat or cell_id")
+    if missing:
+        return (
+            RECORD_SCHEMA.empty_table(),
+            [RowError(name, 1, RowErrorCode.MISSING_COLUMN, f"missing column(s) {missing}")],
+            len(lines),
+        )
+
+    def col(key: str) -> pd.Series[Any] | None:
+        return _column(raw, cols, key) if key in cols else None
+
+    table, errors = _validate(
+        name,
+        lines,
+        _column(raw, cols, "phone"),
+        _column(raw, cols, "time"),
+        col("lon"),
+        col("lat"),
+        col("cell_id"),
+        cell_sites,
+        raw["_bad"],
+    )
+    return table, errors, len(lines)
+
+
+def _read_parquet(path: Path, cell_sites: CellSites | None) -> tuple[pa.Table, list[RowError], int]:
+    name = str(path)
+    try:
+        src = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        return (
+            RECORD_SCHEMA.empty_table(),
+            [RowError(name, 0, RowErrorCode.UNREADABLE, f"not a readable Parquet file: {exc}")],
+            0,
+        )
+    n = src.num_rows
+    if n == 0:
+        return (
+            RECORD_SCHEMA.empty_table(),
+            [RowError(name, 0, RowErrorCode.EMPTY_FILE, "no records")],
+            0,
+        )
+    cols = {c.lower(): c for c in src.column_names}
+    missing = [c for c in ("phone", "time") if c not in cols]
+    if not ({"lon", "lat"} <= cols.keys() or "cell_id" in cols):
+        missing.append("lon+lat or cell_id")
+    if missing:
+        return (
+            RECORD_SCHEMA.empty_table(),
+            [RowError(name, 0, RowErrorCode.MISSING_COLUMN, f"missing column(s) {missing}")],
+            n,
+        )
+    lines = list(range(1, n + 1))
+
+    def col(key: str) -> pd.Series[Any] | None:
+        if key not in cols:
+            return None
+        return pd.Series(src.column(cols[key]).to_pandas()).astype("string")
+
+    def col_or_empty(key: str) -> pd.Series[Any]:
+        found = col(key)
+        return found if found is not None else pd.Series([""] * n, dtype="string")
+
+    time_col = src.column(cols["time"])
+    epoch_given = None
+    time_raw = pd.Series([""] * n, dtype="string")
+    if pa.types.is_timestamp(time_col.type):
+        if time_col.type.tz is None:
+            errs = [
+                RowError(
+                    name,
+                    0,
+                    RowErrorCode.TIME_WITHOUT_OFFSET,
+                    "time column is a timestamp without time zone",
+                )
+            ]
+            return RECORD_SCHEMA.empty_table(), errs, n
+        micro = (
+            time_col.cast(pa.timestamp("us", tz="UTC"))
+            .cast(pa.int64())
+            .to_numpy(zero_copy_only=False)
+        )
+        nulls = time_col.is_null().to_numpy(zero_copy_only=False)
+        epoch_given = np.floor_divide(np.where(nulls, 0, micro), 1_000_000).astype(np.int64)
+        if nulls.any():
+            return (
+                RECORD_SCHEMA.empty_table(),
+                [
+                    RowError(name, int(i) + 1, RowErrorCode.INVALID_TIME, "time is null")
+                    for i in np.flatnonzero(nulls)
+                ],
+                n,
+            )
+    else:
+        time_raw = col_or_empty("time")
+    table, errors = _validate(
+        name,
+        lines,
+        col_or_empty("phone"),
+        time_raw,
+        col("lon"),
+        col("lat"),
+        col("cell_id"),
+        cell_sites,
+        np.zeros(n, dtype=bool),
+        epoch_given=epoch_given,
+    )
+    return table, errors, n
+
+
+def _read_geolife_points(path: Path, pmap: GeolifePhoneMap) -> tuple[pa.Table, list[RowError], int]:
+    name = str(path)
+    try:
+        header, lines, raw = _read_csv_columns(path)
+    except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
+        return (
+            RECORD_SCHEMA.empty_table(),
+            [RowError(name, 0, RowErrorCode.UNREADABLE, str(exc))],
+            0,
+        )
+    if header is None or not lines:
+        return (
+            RECORD_SCHEMA.empty_table(),
+            [RowError(name, 0, RowErrorCode.EMPTY_FILE, "no records")],
+            0,
+        )
+    cols = {h.strip().lower(): i for i, h in enumerate(header)}
+    missing = [c for c in ("subset", "user", "lat", "lon", "time_utc") if c not in cols]
+    if missing:
+        return (
+            RECORD_SCHEMA.empty_table(),
+            [RowError(name, 1, RowErrorCode.MISSING_COLUMN, f"missing column(s) {missing}")],
+            len(lines),
+        )
+    subset = pd.Series(raw[cols["subset"]], dtype="string").str.strip()
+    user = pd.Series(raw[cols["user"]], dtype="string").str.strip()
+    pairs = pd.DataFrame({"s": subset, "u": user})
+    phones: dict[tuple[str, str], str] = {}
+    for s, u in pairs.drop_duplicates().itertuples(index=False):
+        try:
+            phones[(s, u)] = pmap.phone_for(str(s), str(u))
+        except ValueError:
+            phones[(s, u)] = ""  # → invalid-phone row errors
+    phone = pd.Series([phones[(s, u)] for s, u in zip(subset, user, strict=True)], dtype="string")
+    table, errors = _validate(
+        name,
+        lines,
+        phone,
+        pd.Series(raw[cols["time_utc"]], dtype="string"),
+        pd.Series(raw[cols["lon"]], dtype="string"),
+        pd.Series(raw[cols["lat"]], dtype="string"),
+        None,
+        None,
+        raw["_bad"],
+        offset_required=False,  # GeoLife times are UTC by format
+    )
+    return table, errors, len(lines)
+
+
+def _read_plt(path: Path, phone: str) -> tuple[pa.Table, list[RowError], int]:
+    name = str(path)
+    lines: list[int] = []
+    lat: list[str] = []
+    lon: list[str] = []
+    when: list[str] = []
+    bad: list[bool] = []
+    try:
+        with _open_text(path) as fh:
+            for number, line in enumerate(fh, start=1):
+                if number <= 6 or not line.strip():
+                    continue  # 6 header lines
+                parts = line.strip().split(",")
+                lines.append(number)
+                ok = len(parts) == 7
+                bad.append(not ok)
+                parts = (parts + [""] * 7)[:7]
+                lat.append(parts[0])
+                lon.append(parts[1])
+                when.append(f"{parts[5].strip()}T{parts[6].strip()}")
+    except (OSError, UnicodeDecodeError) as exc:
+        return (
+            RECORD_SCHEMA.empty_table(),
+            [RowError(name, 0, RowErrorCode.UNREADABLE, str(exc))],
+            0,
+        )
+    if not lines:
+        return (
+            RECORD_SCHEMA.empty_table(),
+            [RowError(name, 0, RowErrorCode.EMPTY_FILE, "no track points")],
+            0,
+        )
+    n = len(lines)
+    table, errors = _validate(
+        name,
+        lines,
+        pd.Series([phone] * n, dtype="string"),
+        pd.Series(when, dtype="string"),
+        pd.Series(lon, dtype="string"),
+        pd.Series(lat, dtype="string"),
+        None,
+        None,
+        np.array(bad, dtype=bool),
+        offset_required=False,  # GeoLife .plt times are GMT by format
+    )
+    return table, errors, n
