@@ -36,6 +36,9 @@ ALG_EDDSA = -8
 ALG_PS256 = -37
 ALG_NAMES = {ALG_ES256: "ES256", ALG_ES384: "ES384", ALG_EDDSA: "EdDSA", ALG_PS256: "PS256"}
 
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_ECDSA_SHA384 = ec.ECDSA(hashes.SHA384())
+
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
@@ -124,7 +127,7 @@ def encode_sign1(payload: bytes, *, key: PrivateKey, alg: int, kid: bytes) -> by
     prot_b = cbor2.dumps({HDR_ALG: alg, HDR_KID: kid})
     tbs = cbor2.dumps(["Signature1", prot_b, b"", payload])
     if alg == ALG_ES256 and isinstance(key, ec.EllipticCurvePrivateKey):
-        r, s = decode_dss_signature(key.sign(tbs, ec.ECDSA(hashes.SHA256())))
+        r, s = decode_dss_signature(key.sign(tbs, _ECDSA_SHA256))
         sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     elif alg == ALG_EDDSA and isinstance(key, ed25519.Ed25519PrivateKey):
         sig = key.sign(tbs)
@@ -150,8 +153,7 @@ def verify_signature(sign1: Sign1, key: PublicKey) -> None:
             der = encode_dss_signature(
                 int.from_bytes(sig[:size], "big"), int.from_bytes(sig[size:], "big")
             )
-            digest = hashes.SHA256() if alg == ALG_ES256 else hashes.SHA384()
-            key.verify(der, tbs, ec.ECDSA(digest))
+            key.verify(der, tbs, _ECDSA_SHA256 if alg == ALG_ES256 else _ECDSA_SHA384)
         elif alg == ALG_EDDSA and isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(sig, tbs)
         elif alg == ALG_PS256 and isinstance(key, rsa.RSAPublicKey):

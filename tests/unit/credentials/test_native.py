@@ -189,7 +189,12 @@ def test_any_single_character_change_of_the_token_is_rejected(data):
     c = data.draw(
         st.sampled_from("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:").filter(lambda x: x != t[i])
     )
-    assert verify(t[:i] + c + t[i + 1 :], trust=trust(), at=NOW).verdict == "invalid"
+    changed = t[:i] + c + t[i + 1 :]
+    report = verify(changed, trust=trust(), at=NOW)
+    if report.verdict == "valid":
+        # Only the deflate stream's unused padding bits in its last byte are
+        # malleable: the signed COSE bytes must then be exactly the original ones.
+        assert zlib.decompress(b45decode(changed[4:])) == zlib.decompress(b45decode(t[4:]))
 
 
 @settings(max_examples=100, deadline=None)
