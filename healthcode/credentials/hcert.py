@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as _dt
+import functools
 import hashlib
 import io
 import re
@@ -31,13 +32,14 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cbor2
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from healthcode.credentials import cose
+from healthcode.credentials.base45 import b45decode
 from healthcode.credentials.errors import (
     CborInvalid,
     ClaimsInvalid,
@@ -53,11 +55,9 @@ from healthcode.credentials.errors import (
     UnknownSigner,
     UnsupportedAlgorithm,
 )
+from healthcode.credentials.pipeline import VerifyOptions
 from healthcode.credentials.report import VerificationReport
 from healthcode.credentials.trust import TrustStore
-
-if TYPE_CHECKING:
-    from healthcode.credentials.pipeline import VerifyOptions
 
 PREFIX = "HC1:"
 STAGES = (
@@ -144,19 +144,48 @@ def decompress(data: bytes, *, limit: int = MAX_COSE_BYTES) -> bytes:
     return out
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_DEFAULT_OPTIONS = VerifyOptions()
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """True when ``value`` is already JSON data (str keys, lists, scalars): no copy needed."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if depth > MAX_CBOR_DEPTH:
+        return False
+    if kind is dict:
+        for k, v in value.items():
+            if type(k) is not str or (type(v) not in _SCALARS and not _plain(v, depth + 1)):
+                return False
+        return True
+    if kind is list:
+        for v in value:
+            if type(v) not in _SCALARS and not _plain(v, depth + 1):
+                return False
+        return True
+    return False
+
+
 def to_json(value: Any, *, _depth: int = 0) -> Any:
     """CBOR-decoded value → JSON-compatible value (tuples→lists, dates→ISO text …)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
     if _depth > MAX_CBOR_DEPTH + 2:
         raise CborInvalid("CBOR nested too deeply")
-    if isinstance(value, str | int | float | bool) or value is None:
+    if kind is dict or isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            out[k if type(k) is str else str(k)] = (
+                v if type(v) in _SCALARS else to_json(v, _depth=_depth + 1)
+            )
+        return out
+    if kind is list or kind is tuple:
+        return [v if type(v) in _SCALARS else to_json(v, _depth=_depth + 1) for v in value]
+    if isinstance(value, str | int | float):  # subclasses (IntEnum …)
         return value
-    if isinstance(value, Mapping):
-        return {
-            (k if isinstance(k, str) else str(k)): to_json(v, _depth=_depth + 1)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [to_json(v, _depth=_depth + 1) for v in value]
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, _dt.date):
@@ -166,6 +195,22 @@ def to_json(value: Any, *, _depth: int = 0) -> Any:
     if isinstance(value, cbor2.CBORTag):
         return to_json(value.value, _depth=_depth + 1)
     return str(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cert_facts(cert: x509.Certificate) -> tuple[Any, str, datetime, datetime, set[str] | None]:
+    """Per-certificate values a verification reads (public key, subject, validity, EKU), cached."""
+    try:
+        key: Any = cert.public_key()
+    except ValueError:
+        key = None
+    return (
+        key,
+        cert.subject.rfc4514_string(),
+        cert.not_valid_before_utc,
+        cert.not_valid_after_utc,
+        allowed_types(cert),
+    )
 
 
 def decode_cbor(data: bytes) -> Any:
@@ -213,7 +258,7 @@ def decode_cwt(data: bytes) -> Cwt:
     raw = hcert.get(HCERT_EU_DCC)
     if not isinstance(raw, Mapping):
         raise CborInvalid("hcert claim holds no EU DCC payload (-260 → 1)")
-    payload = to_json(raw)
+    payload: dict[str, Any] = raw if _plain(raw) else to_json(raw)  # type: ignore[assignment]
     iss = claims.get(CWT_ISS)
 
     def number(key: int) -> float | None:
@@ -326,7 +371,7 @@ def check_key_usage(cert: x509.Certificate, types: Sequence[str]) -> None:
 
     :raises KeyUsageMismatch: it does not (or the payload has no type).
     """
-    allowed = allowed_types(cert)
+    allowed = _cert_facts(cert)[4]
     if allowed is None:
         return
     if not types or not set(types) <= allowed:
@@ -557,9 +602,8 @@ def _find_signer(
         return [], None, None
     last: CredentialError | None = None
     for cert in candidates:
-        try:
-            key = cert.public_key()
-        except ValueError:
+        key = _cert_facts(cert)[0]
+        if key is None:
             last = UnsupportedAlgorithm("signer certificate has an unreadable key")
             continue
         if not isinstance(key, cose.PublicKey):
@@ -655,9 +699,7 @@ def verify_into(
     :param options: schemas, value sets, business rules and leniency (see ``VerifyOptions``).
     :returns: a :class:`VerificationReport` with format ``hc1``.
     """
-    from healthcode.credentials.pipeline import VerifyOptions
-
-    options = options or VerifyOptions()
+    options = options or _DEFAULT_OPTIONS
     report = VerificationReport.start("hc1", STAGES, soft_stages=SOFT_STAGES)
     if at.tzinfo is None:
         raise ValueError("the validation clock must be timezone-aware")
@@ -670,8 +712,6 @@ def verify_into(
     body, had_prefix = unprefixed
     if not had_prefix:
         report.warn("prefix-missing")
-
-    from healthcode.credentials.base45 import b45decode
 
     compressed = report.run("base45", lambda: b45decode(body))
     if compressed is None:
@@ -692,8 +732,8 @@ def verify_into(
         report.fail("signer", UnknownSigner.code)
     else:
         chosen = signer or candidates[0]
-        report.details["signer"] = chosen.subject.rfc4514_string()
-        if signer is not None and at > signer.not_valid_after_utc:
+        report.details["signer"] = _cert_facts(chosen)[1]
+        if signer is not None and at > _cert_facts(signer)[3]:
             report.fail("signer", SignerCertificateExpired.code)
         else:
             report.passed("signer")
@@ -722,9 +762,10 @@ def verify_into(
         if now < cwt.iat:
             raise NotYetValid("validation clock before iat — check the device clock")
         if signer is not None:
-            if at < signer.not_valid_before_utc:
+            not_before = _cert_facts(signer)[2]
+            if at < not_before:
                 raise NotYetValid("validation clock before the signer certificate's validity")
-            if cwt.iat < signer.not_valid_before_utc.timestamp():
+            if cwt.iat < not_before.timestamp():
                 raise ClaimsInvalid("issued before its signer certificate was valid")
         if now > cwt.exp:
             raise Expired("exp has passed")
@@ -802,5 +843,6 @@ def verify_into(
     if misses:
         report.warn("value-set-unknown-code")
         report.details["unknown_codes"] = misses
-    report.details["certificate"] = describe_entries(payload, options.value_set_names)
+    if options.value_set_names:
+        report.details["certificate"] = describe_entries(payload, options.value_set_names)
     return report
