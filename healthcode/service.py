@@ -300,19 +300,11 @@ class HealthCode:
                 s, path, place_index=self.keys.place_index, at=at, actor=actor, progress=progress
             )
             affected = status_svc.holders_at_places(s, result["changed_places"])
-            changed = 0
-            for hid in affected:
-                h = get_holder(s, hid)
-                _, did = status_svc.evaluate_holder(
-                    s,
-                    self.keys,
-                    h,
-                    self.ruleset,
-                    as_of=self.as_of(s, h),
-                    at=at,
-                    trigger="risk-areas",
-                )
-                changed += did
+            counts = status_svc.reevaluate_many(
+                s, self.keys, self.ruleset, affected, as_of=self._as_of_fn(s), at=at, trigger="risk-areas",
+                signer=issuers.checkpoint_signer(s, self.settings.master_key),
+            )  # fmt: skip
+            changed = counts["changed"]
             return {
                 "import_id": result["import_id"],
                 "rows": result["rows"],
@@ -321,6 +313,31 @@ class HealthCode:
                 "status_changes": changed,
                 "sha256": result["sha256"],
             }
+
+    def reevaluate_all(self, *, progress: Progress | None = None) -> dict[str, int]:
+        """Re-evaluate every holder (e.g. after a rule-set change); changes audited."""
+        at = self.now()
+        with self.db.session() as s:
+            return status_svc.reevaluate_many(
+                s, self.keys, self.ruleset, None, as_of=self._as_of_fn(s), at=at, trigger="reevaluate-all",
+                progress=progress, signer=issuers.checkpoint_signer(s, self.settings.master_key),
+            )  # fmt: skip
+
+    def _as_of_fn(self, s: Session) -> Callable[[bool], datetime]:
+        """Evaluation instant by DEMO flag (demo holders: the demo date; others: now)."""
+        now = self.now()
+        run = s.execute(
+            select(ImportRun)
+            .where(ImportRun.kind == "demo")
+            .order_by(ImportRun.created_at.desc())
+            .limit(1)
+        ).scalar()
+        demo_at = (
+            datetime.fromisoformat(run.summary["as_of"])
+            if run is not None and run.summary.get("as_of")
+            else now
+        )
+        return lambda demo: demo_at if demo else now
 
     def list_risk_areas(self, **kw: Any) -> list[dict[str, Any]]:
         with self.db.session() as s:

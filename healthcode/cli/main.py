@@ -453,6 +453,23 @@ def risk_areas_list(
         )
 
 
+@cli.group()
+def status() -> None:
+    """Holder statuses (colours)."""
+
+
+@status.command("reevaluate")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def status_reevaluate(as_json: bool) -> None:
+    """Re-evaluate every holder under the current rule set (changes are audited)."""
+    out = service().reevaluate_all(progress=_progress("re-evaluating"))
+    if as_json:
+        emit(out)
+    else:
+        click.echo(f"evaluated {out['evaluated']} holder(s); {out['changed']} status change(s)")
+
+
 # --------------------------------------------------------------------------- trust, keys, audit
 @cli.group()
 def trust() -> None:

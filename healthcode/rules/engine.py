@@ -129,10 +129,14 @@ def evaluate(ruleset: RuleSet, facts: dict[str, list[dict[str, Any]]], *, at: da
         for element in facts.get(rule.facts, ()):
             data = {"fact": element, "at": at_s}
             try:
-                fired = logic.evaluate(rule.match, data, budget=RULE_BUDGET, extensions=True)
+                fired = logic.evaluate(
+                    rule.match, data, budget=RULE_BUDGET, extensions=True, checked=True
+                )
                 if not _truthy(fired):
                     continue
-                until = logic.evaluate(rule.clears, data, budget=RULE_BUDGET, extensions=True)
+                until = logic.evaluate(
+                    rule.clears, data, budget=RULE_BUDGET, extensions=True, checked=True
+                )
             except logic.CertLogicError as exc:
                 raise RuleSetInvalid(f"{rule.id}: {exc}") from exc
             used.append(element)

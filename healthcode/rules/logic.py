@@ -229,6 +229,8 @@ def find_issues(expr: Any, *, extensions: bool = False) -> list[Issue]:
 
     :param expr: a JSON-like value (``dict``/``list``/``str``/``int``/``bool``/...).
     :param extensions: also accept the healthcode ``some``/``all`` operators.
+    :param checked: the caller already validated ``expr`` with :func:`find_issues`
+        (e.g. a rule set checked when it was loaded); skips that step.
     :returns: one :class:`Issue` per problem, outermost first; empty when valid.
     """
     issues: list[Issue] = []
@@ -543,7 +545,9 @@ _OPERATIONS: Final[dict[str, Operation]] = {
 }
 
 
-def evaluate(expr: Any, data: Any, *, budget: int = 10_000, extensions: bool = False) -> Any:
+def evaluate(
+    expr: Any, data: Any, *, budget: int = 10_000, extensions: bool = False, checked: bool = False
+) -> Any:
     """Evaluate a CertLogic expression against a data context (spec, introduction).
 
     :param expr: the expression, as parsed JSON.
@@ -552,6 +556,8 @@ def evaluate(expr: Any, data: Any, *, budget: int = 10_000, extensions: bool = F
     :param budget: most operations (operation objects and arrays) evaluated, in
         count; a ``reduce`` or ``some``/``all`` lambda counts on every element.
     :param extensions: also accept the healthcode ``some``/``all`` operators.
+    :param checked: the caller already validated ``expr`` with :func:`find_issues`
+        (e.g. a rule set checked when it was loaded); skips that step.
     :returns: a JSON value, or an aware UTC :class:`~datetime.datetime` for
         date-time results (``plusTime``, ``dccDateOfBirth``). May be (part of)
         ``data`` itself, not a copy.
@@ -561,7 +567,7 @@ def evaluate(expr: Any, data: Any, *, budget: int = 10_000, extensions: bool = F
         a date-time, an impossible date).
     :raises BudgetExceeded: more than ``budget`` operations would be evaluated.
     """
-    issues = find_issues(expr, extensions=extensions)
+    issues = [] if checked else find_issues(expr, extensions=extensions)
     if issues:
         raise CertLogicError(
             f"invalid CertLogic expression: {issues[0].message}",

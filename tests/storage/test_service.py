@@ -299,3 +299,39 @@ def test_failed_request_leaves_database_as_it_was(svc):
     assert svc.admin_overview()["audit_entries"] == before
     with svc.db.session() as s:
         assert s.execute(select(Status)).first() is None
+
+
+def test_bulk_reevaluation_clears_expired_reasons_and_audits_each_change(svc, fixed_clock):
+    a, b, c = enrol(svc, 1), enrol(svc, 2), enrol(svc, 3)
+    svc.import_facts(
+        "contacts",
+        [
+            {
+                "holder_id": a["holder_id"],
+                "kind": "secondary",
+                "listed_at": "2022-11-19T12:00:00+08:00",
+            },
+            {
+                "holder_id": b["holder_id"],
+                "kind": "confirmed",
+                "listed_at": "2022-11-19T12:00:00+08:00",
+            },
+        ],
+        source="list",
+    )
+    assert svc.holder_view(a["holder_id"], actor="t")["status"]["colour"] == "yellow"
+    assert svc.reevaluate_all() == {"evaluated": 3, "changed": 0}
+    fixed_clock.advance(8 * 86400)  # secondary contact's 7 days are over; the case's 28 are not
+    with svc.db.session() as s:
+        before = s.execute(select(AuditEntry).where(AuditEntry.tag == "status:change")).all()
+    assert svc.reevaluate_all() == {"evaluated": 3, "changed": 1}
+    assert svc.holder_view(a["holder_id"], actor="t")["status"]["colour"] == "green"
+    assert svc.holder_view(b["holder_id"], actor="t")["status"]["colour"] == "red"
+    assert svc.holder_view(c["holder_id"], actor="t")["status"]["colour"] == "green"
+    with svc.db.session() as s:
+        after = s.execute(select(AuditEntry).where(AuditEntry.tag == "status:change")).all()
+        batch_reads = s.execute(
+            select(AuditEntry).where(AuditEntry.tag == "holder:batch-read")
+        ).all()
+    assert len(after) == len(before) + 1 and len(batch_reads) == 2
+    assert svc.audit_verify().ok
