@@ -11,6 +11,7 @@ Only this module reads ``os.environ``; domain code receives values as arguments.
 | ``HEALTHCODE_CODE_TTL``      | ``code_ttl_seconds``| ``180``                      |
 | ``HEALTHCODE_CLOCK_SKEW``    | ``clock_skew_seconds`` | ``30``                    |
 | ``HEALTHCODE_OUTBOX``        | ``outbox``          | ``healthcode-outbox.log`` (development SMS sender) |
+| ``HEALTHCODE_ADMIN_TOKEN``   | ``admin_token``     | empty (in ``prod`` the admin page needs ``Authorization: Bearer`` this token; empty = closed) |
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Settings:
     clock_skew_seconds: int = 30
     outbox: str = "healthcode-outbox.log"
     max_upload_bytes: int = 4 * 1024 * 1024
+    admin_token: str = field(default="", repr=False)
 
     @property
     def is_prod(self) -> bool:
@@ -125,6 +127,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                 raise ConfigError(f"{var} must be a whole number of seconds") from exc
     if env.get("HEALTHCODE_OUTBOX"):
         kwargs["outbox"] = env["HEALTHCODE_OUTBOX"]
+    if env.get("HEALTHCODE_ADMIN_TOKEN"):
+        kwargs["admin_token"] = env["HEALTHCODE_ADMIN_TOKEN"]
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     settings.check()
     return settings
