@@ -1,0 +1,138 @@
+"""The holder's own pages: sign-in with a one-time SMS code, the code face, the live token.
+
+Every holder route needs the session cookie (:data:`SESSION_COOKIE`, HttpOnly,
+SameSite=Lax, Secure in production): pages redirect to the sign-in form,
+``GET /holder/code`` answers 401 in the error shape.
+
+| route | what |
+|---|---|
+| ``GET /holder/sign-in`` | phone form |
+| ``POST /holder/sign-in`` (``phone``) | sends a code; the same answer whether or not the phone is enrolled |
+| ``POST /holder/sign-in/verify`` (``phone``, ``code``) | session cookie, 303 to ``/holder`` |
+| ``POST /holder/sign-out`` | ends the session |
+| ``GET /holder`` | the code face (masked data, colour, reasons, history) |
+| ``GET /holder/code`` | JSON ``{"token", "expires_at", "colour", "status_code"}``, a fresh token |
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Form
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from healthcode.errors import HealthCodeError, InvalidPhone, NotFound
+from healthcode.holders.identity import normalise_phone
+from healthcode.web.context import (
+    NO_STORE,
+    SESSION_COOKIE,
+    client_address,
+    page,
+    state,
+)
+from healthcode.web.errors import PAGE_TAG, SignInRequired, form_error
+
+router = APIRouter()
+ACTOR = "holder"
+
+Phone = Annotated[str, Form(max_length=32)]
+Code = Annotated[str, Form(max_length=16)]
+
+
+def _signed_in(request: Request) -> str | None:
+    return state(request).otp.holder_for(request.cookies.get(SESSION_COOKIE))
+
+
+def _to_sign_in() -> RedirectResponse:
+    return RedirectResponse("/holder/sign-in", status_code=303, headers=NO_STORE)
+
+
+def _display_phone(raw: str) -> str:
+    try:
+        return normalise_phone(raw)
+    except InvalidPhone:
+        return raw.strip()[:32]
+
+
+@router.get("/holder/sign-in", tags=[PAGE_TAG], response_class=HTMLResponse)
+def sign_in_form(request: Request) -> Response:
+    if _signed_in(request):
+        return RedirectResponse("/holder", status_code=303)
+    return page(request, "signin.html", step="phone", phone="", error=None, headers=NO_STORE)
+
+
+@router.post("/holder/sign-in", tags=[PAGE_TAG], response_class=HTMLResponse)
+def request_code(request: Request, background: BackgroundTasks, phone: Phone) -> Response:
+    """Send a sign-in code. Unknown numbers get exactly the same page (no SMS is sent)."""
+    st = state(request)
+    try:
+        sms = st.otp.request_code(phone, client=client_address(request))
+    except HealthCodeError as exc:
+        return form_error(request, "signin.html", exc, step="phone", phone=_display_phone(phone))
+    # Delivered after the answer, so its timing says nothing about enrolment.
+    background.add_task(st.otp.deliver, sms)
+    return page(
+        request,
+        "signin.html",
+        step="code",
+        phone=normalise_phone(phone),
+        error=None,
+        headers=NO_STORE,
+    )
+
+
+@router.post("/holder/sign-in/verify", tags=[PAGE_TAG], response_class=HTMLResponse)
+def verify_code(request: Request, phone: Phone, code: Code) -> Response:
+    st = state(request)
+    try:
+        signed = st.otp.sign_in(phone, code)
+    except InvalidPhone as exc:
+        return form_error(request, "signin.html", exc, step="phone", phone=_display_phone(phone))
+    except HealthCodeError as exc:
+        return form_error(request, "signin.html", exc, step="code", phone=_display_phone(phone))
+    resp = RedirectResponse("/holder", status_code=303, headers=NO_STORE)
+    resp.set_cookie(
+        SESSION_COOKIE,
+        signed.token,
+        max_age=st.otp.policy.session_ttl_seconds,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=st.settings.is_prod,
+    )
+    return resp
+
+
+@router.post("/holder/sign-out", tags=[PAGE_TAG], response_class=HTMLResponse)
+def sign_out(request: Request) -> Response:
+    state(request).otp.sign_out(request.cookies.get(SESSION_COOKIE))
+    resp = _to_sign_in()
+    resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return resp
+
+
+@router.get("/holder", tags=[PAGE_TAG], response_class=HTMLResponse)
+def holder_page(request: Request) -> Response:
+    st = state(request)
+    holder_id = _signed_in(request)
+    if holder_id is None:
+        return _to_sign_in()
+    try:
+        view = st.service.holder_view(holder_id, actor=ACTOR)
+    except NotFound:  # the holder's data was destroyed since sign-in
+        st.otp.sign_out(request.cookies.get(SESSION_COOKIE))
+        raise
+    return page(request, "holder.html", view=view, now=st.service.now(), headers=NO_STORE)
+
+
+@router.get("/holder/code", tags=["api"], responses={401: {"description": "no session"}})
+async def holder_code(request: Request) -> JSONResponse:
+    """A fresh signed token for the signed-in holder (the page draws it as a QR)."""
+    st = state(request)
+    holder_id = await run_in_threadpool(_signed_in, request)
+    if holder_id is None:
+        raise SignInRequired("sign in first: POST /holder/sign-in")
+    body: dict[str, Any] = await run_in_threadpool(st.service.issue_code, holder_id, actor=ACTOR)
+    return JSONResponse(body, headers=NO_STORE)

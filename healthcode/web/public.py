@@ -1,0 +1,39 @@
+"""Routes anyone may call: start page, readiness, the signed trust list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+
+from healthcode.web.context import page, state
+from healthcode.web.errors import PAGE_TAG, NotReady
+
+router = APIRouter()
+
+
+@router.get("/", tags=[PAGE_TAG], response_class=HTMLResponse)
+async def index(request: Request) -> HTMLResponse:
+    return page(request, "index.html")
+
+
+@router.get("/healthz", tags=["api"])
+async def healthz(request: Request) -> dict[str, Any]:
+    """200 ``{"ok": true}`` when the database answers; 503 ``not-ready`` otherwise."""
+    try:
+        with state(request).service.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        raise NotReady("database unavailable") from exc
+    return {"ok": True}
+
+
+@router.get("/trust-list", tags=["api"])
+async def trust_list(request: Request) -> JSONResponse:
+    """The signed national trust list (all issuers' keys, revocations; see ``healthcode trust export``)."""
+    body = await run_in_threadpool(state(request).service.trust_list, actor="web")
+    return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})

@@ -1,0 +1,178 @@
+"""The verifier: ``POST /verify`` (text or image) and the verifier page.
+
+``POST /verify`` accepts
+
+- ``application/json``: ``{"text": "HP1:…"}`` or ``{"texts": ["shc:/1/2/…", "shc:/2/2/…"]}``
+  (the chunks of one multi-part SMART Health Card);
+- ``text/plain``: the QR text itself;
+- ``multipart/form-data`` with one file field ``image`` (PNG/JPEG; at most
+  ``settings.max_upload_bytes``, else 413).
+
+It answers 200 with the verification report (``VerificationReport.to_dict()``)
+whatever the verdict — an unreadable image is a report too (``picture-unreadable``).
+A request it cannot read is a 422 ``invalid-input`` in the one error shape.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+
+from healthcode.errors import InputError, PayloadTooLarge
+from healthcode.web.context import page, state
+from healthcode.web.errors import PAGE_TAG
+
+router = APIRouter()
+
+#: Most chunks of one multi-part card (SMART Health Cards allow far fewer in practice).
+MAX_TEXTS = 32
+#: Longest QR text accepted, in characters (a version-40 QR holds 4,296 alphanumerics).
+MAX_TEXT_CHARS = 8_192
+ACTOR = "web"
+
+_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "properties": {"text": {"type": "string", "maxLength": MAX_TEXT_CHARS}},
+                        "required": ["text"],
+                        "additionalProperties": False,
+                    },
+                    {
+                        "type": "object",
+                        "properties": {
+                            "texts": {
+                                "type": "array",
+                                "items": {"type": "string", "maxLength": MAX_TEXT_CHARS},
+                                "minItems": 1,
+                                "maxItems": MAX_TEXTS,
+                            }
+                        },
+                        "required": ["texts"],
+                        "additionalProperties": False,
+                    },
+                ]
+            }
+        },
+        "text/plain": {"schema": {"type": "string"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"image": {"type": "string", "format": "binary"}},
+                "required": ["image"],
+            }
+        },
+    },
+}
+_ERROR = {"description": "the error shape {ok, status, code, message}"}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the verification report, whatever the verdict"},
+    413: _ERROR,
+    422: _ERROR,
+}
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{where} must be a string")
+    if not value.strip():
+        raise InputError(f"{where} is empty")
+    if len(value) > MAX_TEXT_CHARS:
+        raise PayloadTooLarge(f"{where} is longer than {MAX_TEXT_CHARS} characters")
+    return value.strip()
+
+
+def texts_from_json(raw: bytes) -> list[str]:
+    """The QR texts of a JSON body ``{"text": …}`` or ``{"texts": […]}``.
+
+    :raises InputError: malformed JSON, wrong types, both or neither field, unknown fields.
+    :raises PayloadTooLarge: a text longer than :data:`MAX_TEXT_CHARS`.
+    """
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"malformed JSON: {exc}"[:200]) from exc
+    if not isinstance(body, dict):
+        raise InputError('the body must be a JSON object: {"text": "…"} or {"texts": ["…"]}')
+    unknown = sorted(set(body) - {"text", "texts"})
+    if unknown:
+        raise InputError(f"unknown field(s): {', '.join(unknown)[:100]}")
+    if ("text" in body) == ("texts" in body):
+        raise InputError('give exactly one of "text" and "texts"')
+    if "text" in body:
+        return [_text(body["text"], "text")]
+    items = body["texts"]
+    if not isinstance(items, list) or not items:
+        raise InputError('"texts" must be a non-empty array of strings')
+    if len(items) > MAX_TEXTS:
+        raise InputError(f'"texts" holds more than {MAX_TEXTS} chunks')
+    return [_text(v, f"texts[{i}]") for i, v in enumerate(items)]
+
+
+async def image_from_form(request: Request, limit: int) -> bytes:
+    """Bytes of the ``image`` file field (at most ``limit`` bytes).
+
+    :raises InputError: not multipart, no ``image`` file.
+    :raises PayloadTooLarge: a larger file.
+    """
+    try:
+        async with request.form(max_files=1, max_fields=8) as form:
+            upload = form.get("image")
+            if not isinstance(upload, UploadFile):
+                raise InputError('upload the picture as a file field named "image"')
+            data = await upload.read(limit + 1)
+    except HTTPException as exc:  # malformed multipart (Starlette's 400)
+        raise InputError(f"malformed multipart body: {exc.detail}") from exc
+    if len(data) > limit:
+        raise PayloadTooLarge(f"image larger than {limit} bytes")
+    if not data:
+        raise InputError("the uploaded image is empty")
+    return data
+
+
+@router.post(
+    "/verify",
+    tags=["api"],
+    openapi_extra={"requestBody": _REQUEST_BODY},
+    responses=_RESPONSES,
+)
+async def verify(request: Request) -> JSONResponse:
+    """Verify a code given as text, text chunks or an image; 200 with the report."""
+    st = state(request)
+    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if ctype == "multipart/form-data":
+        data = await image_from_form(request, st.settings.max_upload_bytes)
+        # Image decoding takes milliseconds: keep it off the event loop.
+        report = await run_in_threadpool(st.service.verify_image, data, actor=ACTOR)
+    else:
+        raw = await request.body()
+        if ctype == "application/json" or ctype.endswith("+json"):
+            texts = texts_from_json(raw)
+        elif ctype == "text/plain":
+            try:
+                texts = [_text(raw.decode("utf-8"), "body")]
+            except UnicodeDecodeError as exc:
+                raise InputError("the text is not UTF-8") from exc
+        else:
+            raise InputError(
+                'send JSON {"text": "…"}, text/plain, or a multipart upload with a field "image"'
+            )
+        # Decoding and one signature check take well under a millisecond: inline.
+        report = st.service.verify(texts, actor=ACTOR)
+    return JSONResponse(report.to_dict(), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/verifier", tags=[PAGE_TAG], response_class=HTMLResponse)
+async def verifier_page(request: Request) -> HTMLResponse:
+    return page(request, "verifier.html")
