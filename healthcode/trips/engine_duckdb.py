@@ -88,7 +88,7 @@ def build_cards(
             con.register("src_in", records)
             con.execute("CREATE VIEW src AS SELECT * FROM src_in")
         else:
-            con.execute("CREATE VIEW src AS SELECT * FROM read_parquet(?)", [paths])
+            con.read_parquet(paths).create_view("src")
         columns = {row[0] for row in con.execute("DESCRIBE src").fetchall()}
         where = f"epoch_s >= {plan.lookback_s} AND epoch_s < {plan.window_end_s}"
         if phones is not None:

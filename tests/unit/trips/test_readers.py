@@ -1,0 +1,318 @@
+"""Readers: formats, row errors with line numbers and stable codes, all-or-nothing."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from healthcode.errors import ImportRejected
+from healthcode.trips import (
+    GeolifePhoneMap,
+    RecordFormat,
+    RecordsRejected,
+    RowErrorCode,
+    UnknownRecordFormat,
+    detect_format,
+    inspect_records,
+    read_cell_sites,
+    read_records,
+)
+from tests.support.shared import shared_path
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def epoch(text):
+    return int(datetime.fromisoformat(text).timestamp())
+
+
+def codes(report):
+    return [(e.line, e.code) for e in report.errors]
+
+
+def test_csv_with_offsets_reads_utc_seconds(tmp_path):
+    path = write(
+        tmp_path,
+        "r.csv",
+        "phone,time,lon,lat\n"
+        "13912345678,2022-11-20T21:40:00+08:00,116.4,39.9\n"
+        "+8613912345678,2022-11-20T13:41:00Z,116.4,39.9\n"
+        "13912345679,2022-11-20 21:42:30.9+0800,121.47,31.23\n",
+    )
+    table = read_records(path)
+    assert table.column("phone").to_pylist() == ["13912345678", "13912345678", "13912345679"]
+    assert table.column("epoch_s").to_pylist() == [
+        epoch("2022-11-20T13:40:00+00:00"),
+        epoch("2022-11-20T13:41:00+00:00"),
+        epoch("2022-11-20T13:42:30+00:00"),  # sub-seconds dropped
+    ]
+    assert table.column("cell_id").null_count == 3
+
+
+def test_bad_rows_are_reported_with_line_numbers_and_nothing_is_read(tmp_path):
+    path = write(
+        tmp_path,
+        "bad.csv",
+        "phone,time,lon,lat\n"
+        "13912345678,2022-11-20T21:40:00+08:00,116.4,39.9\n"  # 2 good
+        "13912345678,2022-11-20T21:40:00,116.4,39.9\n"  # 3 no offset
+        "\n"  # 4 blank: skipped
+        "13912345678,yesterday,116.4,39.9\n"  # 5 not a time
+        "13912345678,2022-11-20T21:40:00+08:00,200,39.9\n"  # 6 lon out of range
+        "13912345678,2022-11-20T21:40:00+08:00,abc,39.9\n"  # 7 not a number
+        "12345,2022-11-20T21:40:00+08:00,116.4,39.9\n"  # 8 not a mobile number
+        "13912345678,2022-11-20T21:40:00+08:00,116.4\n"  # 9 missing field
+        "13912345678,2022-11-20T21:40:00+08:00,,\n",  # 10 no location
+    )
+    report = inspect_records(path)
+    assert not report.ok
+    assert codes(report) == [
+        (3, RowErrorCode.TIME_WITHOUT_OFFSET),
+        (5, RowErrorCode.INVALID_TIME),
+        (6, RowErrorCode.INVALID_COORDINATES),
+        (7, RowErrorCode.INVALID_COORDINATES),
+        (8, RowErrorCode.INVALID_PHONE),
+        (9, RowErrorCode.MALFORMED_ROW),
+        (10, RowErrorCode.MISSING_LOCATION),
+    ]
+    assert report.records.num_rows == 0  # all or nothing
+    with pytest.raises(RecordsRejected) as info:
+        read_records(path)
+    assert isinstance(info.value, ImportRejected)
+    assert info.value.code == "trip-records-rejected"
+    assert info.value.details["error_count"] == 7
+    assert info.value.details["errors"][0] == {
+        "file": str(path),
+        "line": 3,
+        "code": "time-without-offset",
+        "message": "time has no UTC offset (add Z or ±HH:MM)",
+    }
+
+
+def test_error_list_is_capped_but_counted(tmp_path):
+    rows = "".join(f"13912345678,2022-11-20T21:{i % 60:02d}:00,116.4,39.9\n" for i in range(50))
+    path = write(tmp_path, "many.csv", "phone,time,lon,lat\n" + rows)
+    report = inspect_records(path, max_errors=5)
+    assert report.error_count == 50 and len(report.errors) == 5
+
+
+def test_quoted_newline_keeps_line_numbers_physical(tmp_path):
+    path = write(
+        tmp_path,
+        "q.csv",
+        'phone,time,lon,lat,note\n13912345678,2022-11-20T21:40:00+08:00,116.4,39.9,"a\nb"\n'
+        "13912345678,bad,116.4,39.9,x\n",
+    )
+    assert codes(inspect_records(path)) == [(4, RowErrorCode.INVALID_TIME)]
+
+
+def test_empty_and_header_only_files_are_file_errors(tmp_path):
+    empty = write(tmp_path, "empty.csv", "")
+    header = write(tmp_path, "header.csv", "phone,time,lon,lat\n")
+    report = inspect_records([empty, header])
+    assert [(e.file, e.line, e.code) for e in report.errors] == [
+        (str(empty), 0, RowErrorCode.EMPTY_FILE),
+        (str(header), 0, RowErrorCode.EMPTY_FILE),
+    ]
+
+
+def test_one_bad_file_rejects_the_whole_import(tmp_path):
+    good = write(
+        tmp_path, "a.csv", "phone,time,lon,lat\n13912345678,2022-11-20T21:40:00+08:00,116.4,39.9\n"
+    )
+    bad = write(
+        tmp_path, "b.csv", "phone,time,lon,lat\n13912345678,2022-11-20T21:40:00,116.4,39.9\n"
+    )
+    report = inspect_records([good, bad])
+    assert report.rows == 2 and report.error_count == 1 and report.records.num_rows == 0
+
+
+def test_missing_columns(tmp_path):
+    path = write(tmp_path, "m.csv", "phone,time,lon\n13912345678,2022-11-20T21:40:00+08:00,116.4\n")
+    assert codes(inspect_records(path)) == [(1, RowErrorCode.MISSING_COLUMN)]
+
+
+def test_duplicates_dropped_and_order_kept(tmp_path):
+    path = write(
+        tmp_path,
+        "d.csv",
+        "phone,time,lon,lat\n"
+        "13912345678,2022-11-20T22:00:00+08:00,116.4,39.9\n"
+        "13912345678,2022-11-20T21:00:00+08:00,116.4,39.9\n"
+        "13912345678,2022-11-20T13:00:00Z,116.4,39.9\n",  # same instant as row 2
+    )
+    report = inspect_records(path)
+    assert report.ok and report.duplicates == 1 and report.records.num_rows == 2
+
+
+def test_cell_ids_join_the_site_table(tmp_path):
+    sites = read_cell_sites(
+        write(tmp_path, "sites.csv", "cell_id,lon,lat\nA1,116.4,39.9\nB2,121.47,31.23\n")
+    )
+    path = write(
+        tmp_path,
+        "c.csv",
+        "phone,time,cell_id\n"
+        "13912345678,2022-11-20T21:40:00+08:00,B2\n"
+        "13912345678,2022-11-20T21:50:00+08:00,ZZ9\n",
+    )
+    assert codes(inspect_records(path, cell_sites=sites)) == [(3, RowErrorCode.UNKNOWN_CELL_ID)]
+    assert codes(inspect_records(path)) == [
+        (2, RowErrorCode.CELL_SITES_REQUIRED),
+        (3, RowErrorCode.CELL_SITES_REQUIRED),
+    ]
+    ok = write(tmp_path, "ok.csv", "phone,time,cell_id\n13912345678,2022-11-20T21:40:00+08:00,B2\n")
+    table = read_records(ok, cell_sites=sites)
+    assert table.column("lon").to_pylist() == [121.47] and table.column("cell_id").to_pylist() == [
+        "B2"
+    ]
+
+
+def test_cell_site_table_errors(tmp_path):
+    path = write(tmp_path, "s.csv", "cell_id,lon,lat\nA,116.4,39.9\nA,116.5,39.9\nB,116.4,99\n")
+    with pytest.raises(RecordsRejected) as info:
+        read_cell_sites(path)
+    assert [(e["line"], e["code"]) for e in info.value.details["errors"]] == [
+        (3, "duplicate-cell-id"),
+        (4, "invalid-coordinates"),
+    ]
+
+
+def test_shanghai_cell_sites_layout_and_datum():
+    path = shared_path("data", "cell_sites_shanghai_telecom_2014", "base_stations.csv")
+    wgs = read_cell_sites(path)
+    assert len(wgs) == 3042 and wgs.table.column("cell_id")[0].as_py() == "0"
+    assert wgs.table.column("lat")[0].as_py() == pytest.approx(31.237872)
+    gcj = read_cell_sites(path, datum="gcj02")
+    # GCJ-02 → WGS-84 moves Shanghai points ≈ 450 m west and ≈ 200 m north
+    d_lon = wgs.table.column("lon")[0].as_py() - gcj.table.column("lon")[0].as_py()
+    d_lat = wgs.table.column("lat")[0].as_py() - gcj.table.column("lat")[0].as_py()
+    assert 0.004 < d_lon < 0.005 and -0.0025 < d_lat < -0.0015
+
+
+def test_parquet_with_string_and_timestamp_times(tmp_path):
+    p1 = tmp_path / "s.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "phone": ["13912345678"],
+                "time": ["2022-11-20T21:40:00+08:00"],
+                "lon": [116.4],
+                "lat": [39.9],
+            }
+        ),
+        p1,
+    )
+    p2 = tmp_path / "t.parquet"
+    when = datetime(2022, 11, 20, 13, 40, tzinfo=UTC)
+    pq.write_table(
+        pa.table(
+            {
+                "phone": ["13912345678"],
+                "time": pa.array([when], pa.timestamp("ms", tz="Asia/Shanghai")),
+                "lon": [116.4],
+                "lat": [39.9],
+            }
+        ),
+        p2,
+    )
+    table = read_records([p1, p2])
+    assert table.column("epoch_s").to_pylist() == [int(when.timestamp())]  # the duplicate dropped
+    p3 = tmp_path / "naive.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "phone": ["13912345678"],
+                "time": pa.array([when.replace(tzinfo=None)]),
+                "lon": [1.0],
+                "lat": [1.0],
+            }
+        ),
+        p3,
+    )
+    assert codes(inspect_records(p3)) == [(0, RowErrorCode.TIME_WITHOUT_OFFSET)]
+    p4 = tmp_path / "bad.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "phone": ["13912345678", "x"],
+                "time": ["2022-11-20T21:40:00+08:00"] * 2,
+                "lon": [1.0, 1.0],
+                "lat": [1.0, 1.0],
+            }
+        ),
+        p4,
+    )
+    assert codes(inspect_records(p4)) == [(2, RowErrorCode.INVALID_PHONE)]
+
+
+def test_detect_format(tmp_path):
+    assert detect_format(write(tmp_path, "a.csv", "phone,time,lon,lat\n")) is RecordFormat.CSV
+    pts = tmp_path / "p.csv.gz"
+    with gzip.open(pts, "wt", encoding="utf-8") as fh:
+        fh.write("subset,user,trajectory_file,seq,lat,lon,altitude_ft,time_utc\n")
+    assert detect_format(pts) is RecordFormat.GEOLIFE_POINTS
+    assert detect_format(write(tmp_path, "x.plt", "Geolife trajectory\n")) is RecordFormat.PLT
+    parquet = tmp_path / "noext"
+    pq.write_table(pa.table({"a": [1]}), parquet)
+    assert detect_format(parquet) is RecordFormat.PARQUET
+    with pytest.raises(UnknownRecordFormat):
+        detect_format(write(tmp_path, "what.csv", "name,age\n"))
+    with pytest.raises(UnknownRecordFormat):
+        detect_format(tmp_path / "missing.csv")
+
+
+def test_geolife_phone_map_is_documented_and_distinguishes_user_010():
+    m = GeolifePhoneMap()
+    assert m.phone_for("geolife_long_10_MB", "010") == "19900001010"
+    assert m.phone_for("geolife_modes", "10") == "19900002010"
+    assert m.phone_for("geolife", "181") == "19900000181"
+    with pytest.raises(ValueError, match="give a phone map"):
+        m.phone_for("other", "001")
+
+
+def test_phone_map_overrides(tmp_path):
+    path = write(tmp_path, "map.csv", "subset,user,phone\ngeolife_modes,010,13800000001\n")
+    assert GeolifePhoneMap.from_csv(path).phone_for("geolife_modes", "010") == "13800000001"
+    bad = write(tmp_path, "bad.csv", "subset,user,phone\ngeolife_modes,010,123\n")
+    with pytest.raises(RecordsRejected):
+        GeolifePhoneMap.from_csv(bad)
+
+
+def test_geolife_points_file(geolife):
+    phones = set(geolife.column("phone").to_pylist())
+    assert len(phones) == 14  # 13 users: long 000-010, modes 010, 020, 178 (010 twice)
+    assert {"19900001010", "19900002010"} <= phones
+    first = geolife.slice(0, 1).to_pylist()[0]
+    assert first["epoch_s"] == epoch("2008-10-23T02:53:04+00:00")
+    assert (first["lat"], first["lon"]) == (39.984702, 116.318417)
+
+
+def test_plt_files_match_points_csv(geolife):
+    folder = shared_path("data", "trajectories_geolife_subset", "plt", "modes_010", "Trajectory")
+    files = sorted(folder.glob("*.plt"))
+    table = read_records(files)
+    assert set(table.column("phone").to_pylist()) == {"19900002010"}
+    mine = geolife.filter(pa.compute.equal(geolife.column("phone"), "19900002010"))
+    assert sorted(table.column("epoch_s").to_pylist()) == sorted(mine.column("epoch_s").to_pylist())
+
+
+def test_plt_bad_line(tmp_path):
+    user = tmp_path / "010" / "Trajectory"
+    user.mkdir(parents=True)
+    path = user / "x.plt"
+    header = "Geolife trajectory\nWGS 84\nAltitude is in Feet\nReserved 3\n0,2,255,My Track,0,0,2,8421376\n0\n"
+    path.write_text(header + "39.9,116.4,0,500,39322.7,2007-08-28,17:13:02\n39.9,116.4,0,500\n")
+    report = inspect_records(path)
+    assert codes(report) == [(8, RowErrorCode.MALFORMED_ROW)]
+    path.write_text(header + "39.9,116.4,0,500,39322.7,2007-08-28,17:13:02\n")
+    assert read_records(path).column("phone").to_pylist() == ["19900000010"]
+    assert read_records(path, phone="13912345678").column("phone").to_pylist() == ["13912345678"]
