@@ -207,7 +207,18 @@ def risk_stays(session: Session, holder_ids: list[str]) -> dict[str, list[dict[s
     ``start < first_absent`` (or still listed) and ``end >= first_listed``.
     """
     q = (
-        select(PlaceVisit, RiskArea)
+        select(
+            PlaceVisit.holder_id,
+            PlaceVisit.start_at,
+            PlaceVisit.end_at,
+            RiskArea.level,
+            RiskArea.province,
+            RiskArea.city,
+            RiskArea.county,
+            RiskArea.community,
+            RiskArea.first_listed,
+            RiskArea.first_absent,
+        )  # fmt: skip
         .join(RiskArea, RiskArea.place_key == PlaceVisit.place_key)
         .where(
             PlaceVisit.holder_id.in_(holder_ids),
@@ -217,18 +228,29 @@ def risk_stays(session: Session, holder_ids: list[str]) -> dict[str, list[dict[s
         .order_by(PlaceVisit.start_at, RiskArea.first_listed)
     )
     out: dict[str, list[dict[str, Any]]] = {}
-    for visit, area in session.execute(q):
-        out.setdefault(visit.holder_id, []).append(
+    for (
+        hid,
+        start,
+        end,
+        level,
+        province,
+        city,
+        county,
+        community,
+        listed,
+        absent,
+    ) in session.execute(q):
+        out.setdefault(hid, []).append(
             {
-                "level": area.level,
-                "province": area.province,
-                "city": area.city,
-                "county": area.county,
-                "community": area.community,
-                "stay_start": visit.start_at.isoformat(),
-                "stay_end": visit.end_at.isoformat(),
-                "listed_from": area.first_listed.isoformat(),
-                "listed_until": area.first_absent.isoformat() if area.first_absent else None,
+                "level": level,
+                "province": province,
+                "city": city,
+                "county": county,
+                "community": community,
+                "stay_start": start.isoformat(),
+                "stay_end": end.isoformat(),
+                "listed_from": listed.isoformat(),
+                "listed_until": absent.isoformat() if absent else None,
             }
         )
     return out

@@ -74,6 +74,7 @@ Choices where the spec is silent or the reference implementations differ:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -290,8 +291,12 @@ def _last_day(year: int, month: int) -> int:
     return (following - timedelta(days=1)).day
 
 
+@functools.lru_cache(maxsize=8192)
 def _parse_date_time(text: str, pattern: re.Pattern[str], operator: str) -> datetime:
-    """Parse per spec "Offset date-time" / "DCC Date of birth"; partial dates give the last day."""
+    """Parse per spec "Offset date-time" / "DCC Date of birth"; partial dates give the last day.
+
+    Cached: bulk evaluation compares many facts against the same few instants
+    (datetimes are immutable, so sharing results is safe)."""
     match = pattern.fullmatch(text)
     if match is None:
         raise CertLogicError(f"{operator}: not a date(-time) in an allowed format: {text!r}")
