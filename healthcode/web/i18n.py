@@ -114,6 +114,7 @@ class I18n:
             )
             env.install_gettext_translations(translations[loc], newstyle=True)  # type: ignore[attr-defined]
             env.filters["localtime"] = localtime
+            env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
             env.globals["locale"] = loc
             env.globals["html_lang"] = HTML_LANG[loc]
             envs[loc] = env
