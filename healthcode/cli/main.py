@@ -123,7 +123,7 @@ def serve(host: str, port: int, workers: int, demo: bool, demo_date: str | None)
 
         os.environ["HEALTHCODE_DB"] = settings.db
         uvicorn.run(
-            "healthcode.web.app:app_from_env",
+            "healthcode.cli.asgi:app_from_env",
             host=host,
             port=port,
             workers=workers,
