@@ -206,7 +206,7 @@ class HealthCode:
 
     # -- verification --------------------------------------------------------------
     def trust_store(self) -> TrustStore:
-        with self.db.session() as s:
+        with self.db.read() as s:
             return issuers.trust_store_from_db(
                 s,
                 at=self.now(),
@@ -340,12 +340,12 @@ class HealthCode:
         return lambda demo: demo_at if demo else now
 
     def list_risk_areas(self, **kw: Any) -> list[dict[str, Any]]:
-        with self.db.session() as s:
+        with self.db.read() as s:
             return riskareas.list_areas(s, **kw)
 
     # -- audit ----------------------------------------------------------------------
     def audit_verify(self) -> audit.ChainReport:
-        with self.db.session() as s:
+        with self.db.read() as s:
             return audit.verify_chain(s, verifier=issuers.checkpoint_verifier(s))
 
     def audit_checkpoint(self) -> None:
@@ -356,7 +356,7 @@ class HealthCode:
 
     # -- admin ----------------------------------------------------------------------
     def admin_overview(self) -> dict[str, Any]:
-        with self.db.session() as s:
+        with self.db.read() as s:
             keys = list(
                 s.execute(
                     select(SigningKey).order_by(SigningKey.issuer_code, SigningKey.created_at)

@@ -48,6 +48,15 @@ class Database:
         with self.sessions() as s, s.begin():
             yield s
 
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work: on SQLite a deferred transaction that takes no write lock."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(healthcode_read_only=True)
+            with Session(bind=conn) as s:
+                yield s
+                s.rollback()
+
     def migrate(self, revision: str = "head") -> None:
         """Upgrade the schema to ``revision`` (no-op when already there)."""
         cfg = alembic_config()
@@ -80,6 +89,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_begin(conn: Any) -> None:
+    if conn.get_execution_options().get("healthcode_read_only"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def open_database(url: str, *, migrate: bool = True) -> Database:
     """Open (and by default create/migrate) the database at SQLAlchemy ``url``."""
     if url.startswith("sqlite"):
@@ -87,7 +103,7 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
         event.listen(engine, "connect", _sqlite_pragmas)
         # One writer at a time, decided at BEGIN: no "database is locked" on a
         # read-then-write upgrade, and the audit chain's head is never raced.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = create_engine(url, pool_pre_ping=True)
     db = Database(engine)
