@@ -48,6 +48,24 @@ def locale_of(conn: HTTPConnection) -> str:
     return requested_locale(conn) or negotiate(conn.cookies.get(LANG_COOKIE)) or DEFAULT_LOCALE
 
 
+def same_origin(request: Request) -> bool:
+    """False when the browser says the request comes from another site.
+
+    ``Sec-Fetch-Site: cross-site`` is refused; without that header, an ``Origin``
+    naming another host is refused. ``Origin: null`` (sent under our no-referrer
+    policy) and requests without either header (scripts, old browsers) pass: the
+    session cookie is SameSite=Lax anyway; this stops another site from signing
+    a visitor in or out.
+    """
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site != "cross-site"
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return True
+    return origin.split("://", 1)[-1] == request.headers.get("host", "")
+
+
 def client_address(conn: HTTPConnection) -> str:
     """The peer address (rate limiting). Behind a proxy, run uvicorn with ``--proxy-headers``."""
     return conn.client.host if conn.client else "unknown"
@@ -59,15 +77,19 @@ def page(
     *,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    lang_path: str | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    """Render ``template`` in the request's locale as an HTML response."""
+    """Render ``template`` in the request's locale as an HTML response.
+
+    :param lang_path: where the language links go (default: this page for GET, else ``/``).
+    """
     st = state(request)
     loc = locale_of(request)
     html = st.i18n.render(
         loc,
         template,
-        request_path=request.url.path,
+        request_path=lang_path or (request.url.path if request.method == "GET" else "/"),
         js_messages=st.i18n.keyed(loc),
         msg=lambda key, default=None: (
             st.i18n.message(loc, key) or (key if default is None else default)

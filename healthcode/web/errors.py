@@ -71,6 +71,13 @@ class SignInRequired(AuthError):
     code = "sign-in-required"
 
 
+class CrossSiteRequest(HealthCodeError):
+    """A form posted from another site (``Origin`` differs from this server)."""
+
+    code = "cross-site-request"
+    status = 403
+
+
 class AdminTokenRequired(AuthError):
     """The admin page in production without the right bearer token."""
 

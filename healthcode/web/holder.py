@@ -30,15 +30,21 @@ from healthcode.web.context import (
     SESSION_COOKIE,
     client_address,
     page,
+    same_origin,
     state,
 )
-from healthcode.web.errors import PAGE_TAG, SignInRequired, form_error
+from healthcode.web.errors import PAGE_TAG, CrossSiteRequest, SignInRequired, form_error
 
 router = APIRouter()
 ACTOR = "holder"
 
 Phone = Annotated[str, Form(max_length=32)]
 Code = Annotated[str, Form(max_length=16)]
+
+
+def _check_origin(request: Request) -> None:
+    if not same_origin(request):
+        raise CrossSiteRequest("this form must be sent from this site")
 
 
 def _signed_in(request: Request) -> str | None:
@@ -56,42 +62,64 @@ def _display_phone(raw: str) -> str:
         return raw.strip()[:32]
 
 
+def _signin_page(request: Request, *, step: str, phone: str) -> Response:
+    minutes = state(request).otp.policy.code_ttl_seconds // 60
+    return page(
+        request,
+        "signin.html",
+        step=step,
+        phone=phone,
+        error=None,
+        code_minutes=minutes,
+        lang_path="/holder/sign-in",
+        headers=NO_STORE,
+    )
+
+
+def _signin_error(request: Request, exc: HealthCodeError, *, step: str, phone: str) -> Response:
+    minutes = state(request).otp.policy.code_ttl_seconds // 60
+    return form_error(
+        request,
+        "signin.html",
+        exc,
+        step=step,
+        phone=_display_phone(phone),
+        code_minutes=minutes,
+        lang_path="/holder/sign-in",
+    )
+
+
 @router.get("/holder/sign-in", tags=[PAGE_TAG], response_class=HTMLResponse)
 def sign_in_form(request: Request) -> Response:
     if _signed_in(request):
         return RedirectResponse("/holder", status_code=303)
-    return page(request, "signin.html", step="phone", phone="", error=None, headers=NO_STORE)
+    return _signin_page(request, step="phone", phone="")
 
 
 @router.post("/holder/sign-in", tags=[PAGE_TAG], response_class=HTMLResponse)
 def request_code(request: Request, background: BackgroundTasks, phone: Phone) -> Response:
     """Send a sign-in code. Unknown numbers get exactly the same page (no SMS is sent)."""
+    _check_origin(request)
     st = state(request)
     try:
         sms = st.otp.request_code(phone, client=client_address(request))
     except HealthCodeError as exc:
-        return form_error(request, "signin.html", exc, step="phone", phone=_display_phone(phone))
+        return _signin_error(request, exc, step="phone", phone=phone)
     # Delivered after the answer, so its timing says nothing about enrolment.
     background.add_task(st.otp.deliver, sms)
-    return page(
-        request,
-        "signin.html",
-        step="code",
-        phone=normalise_phone(phone),
-        error=None,
-        headers=NO_STORE,
-    )
+    return _signin_page(request, step="code", phone=normalise_phone(phone))
 
 
 @router.post("/holder/sign-in/verify", tags=[PAGE_TAG], response_class=HTMLResponse)
 def verify_code(request: Request, phone: Phone, code: Code) -> Response:
+    _check_origin(request)
     st = state(request)
     try:
         signed = st.otp.sign_in(phone, code)
     except InvalidPhone as exc:
-        return form_error(request, "signin.html", exc, step="phone", phone=_display_phone(phone))
+        return _signin_error(request, exc, step="phone", phone=phone)
     except HealthCodeError as exc:
-        return form_error(request, "signin.html", exc, step="code", phone=_display_phone(phone))
+        return _signin_error(request, exc, step="code", phone=phone)
     resp = RedirectResponse("/holder", status_code=303, headers=NO_STORE)
     resp.set_cookie(
         SESSION_COOKIE,
@@ -107,6 +135,7 @@ def verify_code(request: Request, phone: Phone, code: Code) -> Response:
 
 @router.post("/holder/sign-out", tags=[PAGE_TAG], response_class=HTMLResponse)
 def sign_out(request: Request) -> Response:
+    _check_origin(request)
     state(request).otp.sign_out(request.cookies.get(SESSION_COOKIE))
     resp = _to_sign_in()
     resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")

@@ -66,6 +66,23 @@ def green_token(live_server) -> str:
     return live_server.service.issue_code(h["holder_id"], actor="test")["token"]
 
 
+@pytest.fixture
+def page(page):
+    """The page fixture, failing the test on any script error or CSP violation."""
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on(
+        "console",
+        lambda msg: (
+            problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None
+        ),
+    )
+    yield page
+    # A refused sign-in (401) or a 401 probe is logged by chromium as a failed resource.
+    problems = [p for p in problems if "status of 401" not in p]
+    assert not problems, problems
+
+
 def browser_sign_in(page, live_server, phone: str) -> None:
     page.goto(f"{live_server.url}/holder")
     assert page.url.endswith("/holder/sign-in")

@@ -283,3 +283,24 @@ def test_production_cookie_is_secure(tmp_path, clock):
         assert "Secure" in r.headers["set-cookie"]
     finally:
         svc.close()
+
+
+def test_forms_posted_from_another_site_are_refused(client, web, holder):
+    evil = {"origin": "https://evil.example"}
+    r = client.post("/holder/sign-in", data={"phone": holder["phone"]}, headers=evil)
+    assert r.status_code == 403
+    assert 'data-error-code="cross-site-request"' in r.text
+    r = client.post(
+        "/holder/sign-in/verify", data={"phone": holder["phone"], "code": "1"}, headers=evil
+    )
+    assert r.status_code == 403
+    same = {"origin": "http://testserver"}
+    assert (
+        client.post("/holder/sign-in", data={"phone": holder["phone"]}, headers=same).status_code
+        == 200
+    )
+
+
+def test_language_links_of_a_form_answer_go_to_the_form(client, holder):
+    r = _submit(client, holder["phone"], "999999")
+    assert 'href="/holder/sign-in?lang=en"' in r.text
