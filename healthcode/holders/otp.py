@@ -339,7 +339,7 @@ class OtpService:
         """The holder id of a live session token, or ``None`` (unknown, expired, empty)."""
         if not token:
             return None
-        with self.db.session() as s:
+        with self.db.read() as s:
             row = s.get(HolderSession, session_hash(token))
             if row is None or row.expires_at <= self.clock.now():
                 return None

@@ -40,7 +40,7 @@ def admin_page(request: Request) -> HTMLResponse:
     check_admin(request)
     st = state(request)
     overview = st.service.admin_overview()
-    with st.service.db.session() as s:
+    with st.service.db.read() as s:
         outbox = [
             {"created_at": m.created_at, "recipient": m.recipient, "body": m.body}
             for m in recent_outbox(s, limit=50)

@@ -25,8 +25,8 @@ async def index(request: Request) -> HTMLResponse:
 async def healthz(request: Request) -> dict[str, Any]:
     """200 ``{"ok": true}`` when the database answers; 503 ``not-ready`` otherwise."""
     try:
-        with state(request).service.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        with state(request).service.db.read() as s:
+            s.execute(text("SELECT 1"))
     except Exception as exc:
         raise NotReady("database unavailable") from exc
     return {"ok": True}
