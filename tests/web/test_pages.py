@@ -59,6 +59,57 @@ def yellow_client(web, yellow):
         yield c
 
 
+RISK_AREAS = """level,province,city,county,community,first_listed,last_listed,first_absent
+high,北京市,朝阳区,望京街道,望京花园社区,2022-11-15T10:00:00+08:00,2022-11-25T10:00:00+08:00,2022-11-26T10:00:00+08:00
+"""
+
+
+@pytest.fixture(scope="module")
+def risk_client(web, yellow, tmp_path_factory):
+    """A DEMO holder who declared a stay in a listed high-risk community (evaluated 2022-11-20)."""
+    svc = web.service
+    csv = tmp_path_factory.mktemp("ra") / "episodes.csv"
+    csv.write_text(RISK_AREAS, encoding="utf-8")
+    svc.import_risk_areas(csv)
+    h = enrol(svc, demo=True)
+    stay = {
+        "holder_id": h["holder_id"],
+        "declared_at": "2022-11-18T09:00:00+08:00",
+        "province": "北京市",
+        "city": "朝阳区",
+        "county": "望京街道",
+        "community": "望京花园社区",
+        "start": "2022-11-16T09:00:00+08:00",
+        "end": "2022-11-17T18:00:00+08:00",
+    }
+    svc.import_facts("declarations", [stay], source="test")
+    with web.client() as c:
+        sign_in(c, svc, h["phone"])
+        yield c
+
+
+def test_holder_page_shows_the_listed_community_and_dates(risk_client):
+    html = risk_client.get("/holder").text
+    reasons = html[html.index('id="reasons"') : html.index('id="history"')]
+    assert "HC-R-0005" in reasons
+    assert "7 天内到过中、高风险地区" in reasons
+    for text in (
+        "高风险",
+        "朝阳区",
+        "望京花园社区",
+        "停留开始</dt><dd>2022-11-16 09:00",
+        "停留结束</dt><dd>2022-11-17 18:00",
+        "列入时间</dt><dd>2022-11-15 10:00",
+        "解除时间</dt><dd>2022-11-26 10:00",
+    ):
+        assert text in reasons, text
+    assert "2022-11-24 18:00" in reasons  # clears 7 days after the stay ended
+    en = risk_client.get("/holder?lang=en").text
+    assert "Stay in a listed medium- or high-risk area" in en
+    assert "high risk" in en and "Stay from" in en
+    risk_client.get("/holder?lang=zh-CN")
+
+
 def test_start_page(client):
     r = client.get("/")
     assert r.status_code == 200
