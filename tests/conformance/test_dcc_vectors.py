@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import io
 import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
@@ -147,17 +146,15 @@ def parse_clock(text: str) -> datetime:
 
 
 def decode_picture(png_b64: str) -> str | None:
-    """The QR text of the embedded PNG, or None when no QR can be read."""
-    import zxingcpp
-    from PIL import Image
+    """The QR text of the embedded PNG (via :mod:`healthcode.credentials.qr`), or None."""
+    from healthcode.credentials.errors import CredentialError
+    from healthcode.credentials.qr import decode_image
 
     try:
-        image = Image.open(io.BytesIO(base64.b64decode(png_b64)))
-        image.load()
-    except Exception:
+        texts = decode_image(base64.b64decode(png_b64))
+    except (CredentialError, ValueError):
         return None
-    results = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
-    return results[0].text if results else None
+    return texts[0] if texts else None
 
 
 @pytest.fixture(scope="module")

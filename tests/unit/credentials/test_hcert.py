@@ -583,3 +583,17 @@ def test_rule_that_cannot_be_evaluated_is_open_and_fails_the_stage(issuer: Issue
     report = check(issuer.code(), issuer.trust, rules=[rule], country="CN")
     assert report.stages["rules"] is False
     assert report.details["rules"][0]["result"] == "open"
+
+
+# --- bad input never escapes as an exception (the fuzz job runs this for minutes) ------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=600), st.booleans())
+def test_any_bytes_give_a_report(data: bytes, compress: bool) -> None:
+    text = "HC1:" + b45encode(zlib.compress(data) if compress else data)
+    report = verify(text, trust=TrustStore(), at=AT)
+    assert report.verdict == "invalid"
+    json.dumps(report.to_dict())

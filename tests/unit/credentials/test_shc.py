@@ -412,3 +412,23 @@ def test_inflate_is_bounded() -> None:
     bomb = deflater.compress(b"\0" * (shc.MAX_PAYLOAD_BYTES + 1)) + deflater.flush()
     with pytest.raises(Exception, match="exceeds"):
         shc.inflate(bomb)
+
+
+# --- bad input never escapes as an exception (the fuzz job runs this for minutes) ------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789/shc:", max_size=300), min_size=1, max_size=3))
+def test_any_numeric_text_gives_a_report(parts: list[str]) -> None:
+    report = verify(["shc:/" + p for p in parts], trust=TrustStore(), at=AT)
+    assert report.verdict == "invalid"
+    json.dumps(report.to_dict())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=400))
+def test_any_file_bytes_give_a_report(data: bytes) -> None:
+    for report in shc.verify_file(data, trust=TrustStore(), at=AT):
+        assert report.verdict == "invalid"
