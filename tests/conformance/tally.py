@@ -15,6 +15,13 @@ class Tally:
     )
     skips: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     failures: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    unchecked: dict[str, dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
+
+    def not_checked(self, suite: str, what: str) -> None:
+        """Count a flag left unchecked on purpose (out of scope), printed once per kind."""
+        self.unchecked[suite][what] += 1
 
     def record(self, suite: str, stage: str, ok: bool, case: str = "") -> None:
         entry = self.checks[suite][stage]
@@ -40,6 +47,8 @@ class Tally:
                 out.append(
                     f"  {'all checks':<22} {total_ok:>4}/{total:<4} {100.0 * total_ok / total:6.1f} %"
                 )
+            for what, count in sorted(self.unchecked[suite].items()):
+                out.append(f"  not checked: {what} x{count}")
             for message in self.skips[suite]:
                 out.append(f"  skipped: {message}")
             for message in self.failures[suite][:50]:
