@@ -57,6 +57,8 @@ STAGES = (
 #: Bound on the inflated size (bytes): a health code's claims are a few hundred bytes.
 MAX_INFLATED = 16_384
 _COLOURS = {c.value: c for c in Colour}
+#: Times beyond this (year 2286) are not plausible in a claim and overflow datetime.
+MAX_EPOCH = 10**10
 #: Longest lifetime a token may claim (seconds); longer is ``claims-invalid``.
 MAX_LIFETIME = 86_400
 
@@ -136,8 +138,8 @@ def claims_from_map(m: Any) -> HealthCodeClaims:
         raise ClaimsInvalid("iss must be a GB/T 2260 code")
     if not isinstance(sub, str) or not sub:
         raise ClaimsInvalid("sub missing")
-    if type(exp) is not int or type(iat) is not int:
-        raise ClaimsInvalid("iat/exp must be integers")
+    if type(exp) is not int or type(iat) is not int or not 0 <= iat < MAX_EPOCH:
+        raise ClaimsInvalid("iat/exp must be integers (seconds since the epoch)")
     if not 0 < exp - iat <= MAX_LIFETIME:
         raise ClaimsInvalid("exp must be after iat and within one day")
     colour_s: Any = hc.get("c")
@@ -145,7 +147,7 @@ def claims_from_map(m: Any) -> HealthCodeClaims:
     colour = _COLOURS.get(colour_s) if type(colour_s) is str else None
     if colour is None:
         raise ClaimsInvalid(f"unknown colour {colour_s!r}")
-    if COLOUR_BY_STATUS.get(status) is not colour:
+    if type(status) is not str or COLOUR_BY_STATUS.get(status) is not colour:
         raise ClaimsInvalid("status code does not match colour")
     reasons = hc.get("r", [])
     if not isinstance(reasons, list | tuple) or not all(isinstance(r, str) for r in reasons):
@@ -163,7 +165,8 @@ def claims_from_map(m: Any) -> HealthCodeClaims:
             isinstance(t, dict)
             and t.get("k") in ("pcr", "antigen")
             and t.get("r") in ("negative", "positive")
-            and isinstance(t.get("at"), int)
+            and type(t.get("at")) is int
+            and 0 <= t["at"] < MAX_EPOCH
         ):
             raise ClaimsInvalid("t must be {k: pcr|antigen, r: negative|positive, at: int}")
         latest = LatestTest(t["k"], t["r"], from_epoch(t["at"]))
@@ -254,6 +257,9 @@ def verify_into(text: str, *, trust: TrustStore, at: datetime) -> VerificationRe
         claims = claims_from_map(payload)
     except CredentialError as exc:
         r.fail("claims", exc.code)
+        return r
+    except (TypeError, ValueError, KeyError, OverflowError):  # defence in depth: hostile shapes
+        r.fail("claims", ClaimsInvalid.code)
         return r
     if signer is not None and claims.issuer != signer.issuer:
         r.fail("claims", "issuer-mismatch")

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from healthcode.credentials import cose, native
 from healthcode.credentials.base45 import b45decode, b45encode
+from healthcode.credentials.errors import ClaimsInvalid
 from healthcode.credentials.keys import generate_private_key, kid_for
 from healthcode.credentials.model import Colour, HealthCodeClaims, LatestTest
 from healthcode.credentials.pipeline import verify
@@ -170,10 +171,15 @@ def test_a_scanners_trailing_newline_is_dropped_but_nothing_else():
     assert verify(" " + token(), trust=trust(), at=NOW).verdict == "invalid"
 
 
+#: One fixed token for the property tests (ECDSA signatures are random, so each
+#: new token compresses to a slightly different length).
+TOKEN = token()
+
+
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.data())
 def test_any_single_byte_change_of_the_signed_bytes_is_rejected(data):
-    raw = bytearray(zlib.decompress(b45decode(token()[4:])))
+    raw = bytearray(zlib.decompress(b45decode(TOKEN[4:])))
     i = data.draw(st.integers(0, len(raw) - 1))
     new = data.draw(st.integers(0, 255).filter(lambda b: b != raw[i]))
     raw[i] = new
@@ -184,7 +190,7 @@ def test_any_single_byte_change_of_the_signed_bytes_is_rejected(data):
 @settings(max_examples=200, deadline=None)
 @given(st.data())
 def test_any_single_character_change_of_the_token_is_rejected(data):
-    t = token()
+    t = TOKEN
     i = data.draw(st.integers(4, len(t) - 1))
     c = data.draw(
         st.sampled_from("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:").filter(lambda x: x != t[i])
@@ -218,3 +224,33 @@ def test_round_trip_property(name, colour, doses, reasons):
 def test_garbage_never_raises(text):
     r = verify(text, trust=trust(), at=NOW)
     assert r.verdict == "invalid" and r.colour is None or text.startswith("HP1:")
+
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.binary(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=3) | st.integers(-300, 10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.just(cbor2.loads(native.claims_to_cbor(claims()))),
+    key=st.sampled_from([1, 2, 4, 6, "v", "n", "c", "s", "r", "d", "t", "demo"]),
+    value=json_like,
+)
+def test_claims_of_any_shape_are_either_valid_or_claims_invalid(base, key, value):
+    m = dict(base)
+    hc = dict(m[native.CLAIM_HC])
+    if isinstance(key, int):
+        m[key] = value
+    else:
+        hc[key] = value
+    m[native.CLAIM_HC] = hc
+    try:
+        native.claims_from_map(m)
+    except ClaimsInvalid:
+        pass
