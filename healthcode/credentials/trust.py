@@ -46,7 +46,9 @@ class TrustStore:
     native: dict[bytes, TrustedKey] = field(default_factory=dict)
     dcc: dict[bytes, list[Any]] = field(default_factory=dict)  # kid -> [x509.Certificate]
     shc: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # iss -> [JWK dicts]
-    shc_errors: dict[str, str] = field(default_factory=dict)  # iss -> reason its key set was refused
+    shc_errors: dict[str, str] = field(
+        default_factory=dict
+    )  # iss -> reason its key set was refused
     revoked_dcc: set[str] = field(default_factory=set)
     revoked_shc: dict[str, set[str]] = field(default_factory=dict)
     production: bool = False
