@@ -13,6 +13,7 @@ from datetime import date
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from healthcode.trips._engine import (
     KEY_SQL,
@@ -30,9 +31,37 @@ from healthcode.trips.model import TripCard
 from healthcode.trips.policy import Policy
 from healthcode.trips.readers import CellSites
 from healthcode.trips.risk import RiskCityLookup
-from healthcode.trips.stays import Progress, StayRule, assemble_cards, records_sql, stay_sql
+from healthcode.trips.stays import Progress, StayRule, assemble_cards, stay_sql
 
 STEPS = 4
+
+
+def _check(con: duckdb.DuckDBPyConnection, by_cell: bool) -> None:
+    """:raises RecordsRejected: unknown cell ids, or phones that are not mobile numbers."""
+    row = con.execute(
+        "SELECT count(*) FILTER (WHERE place IS NULL), "
+        "count(*) FILTER (WHERE phone IS NULL OR phone NOT BETWEEN 13000000000 AND 19999999999) "
+        "FROM r"
+    ).fetchall()[0]
+    unknown, bad_phone = int(row[0]), int(row[1])
+    if unknown and by_cell:
+        example = con.execute(
+            "SELECT min(cell_id) FROM celled ANTI JOIN sitemap USING (cell_id)"
+        ).fetchall()[0][0]
+        raise RecordsRejected(
+            f"{unknown} record(s) name cell ids missing from the cell-site table (e.g. {example!r})",
+            details={"error_count": unknown, "errors": []},
+        )
+    if bad_phone:
+        raise RecordsRejected(
+            f"{bad_phone} record(s) with a phone that is not an 11-digit mainland mobile number",
+            details={"error_count": bad_phone, "errors": []},
+        )
+
+
+def _text_phone(table: pa.Table) -> pa.Table:
+    i = table.schema.get_field_index("phone")
+    return table.set_column(i, "phone", pc.cast(table.column("phone"), pa.string()))
 
 
 def _arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
@@ -71,8 +100,8 @@ def build_cards(
     :param threads: DuckDB threads (default: all cores).
     :param memory_limit: DuckDB memory limit, e.g. ``"2GB"``.
     :raises ServiceEnded: no policy on ``as_of``.
-    :raises RecordsRejected: records name cell ids missing from ``cell_sites``, or
-        give neither lon/lat nor cell_id.
+    :raises RecordsRejected: records name cell ids missing from ``cell_sites``, give
+        neither lon/lat nor cell_id, or a phone that is not 11 digits ``1[3-9]…``.
     """
     plan = make_plan(as_of, policy, rule)
     config: dict[str, str | bool | int | float | list[str]] = {}
@@ -82,6 +111,7 @@ def build_cards(
         config["memory_limit"] = memory_limit
     con = duckdb.connect(":memory:", config=config)
     try:
+        con.execute("SET enable_progress_bar = false")  # progress goes to `progress`
         report(progress, "read records", 1, STEPS)
         paths = as_paths(records)
         if paths is None:
@@ -112,25 +142,24 @@ def build_cards(
                 "FROM src WHERE "
             )
             con.execute(celled + where)
-            unknown = con.execute(
-                "SELECT count(*), min(cell_id) FROM celled ANTI JOIN sitemap USING (cell_id)"
-            ).fetchone()
-            if unknown and unknown[0]:
-                raise RecordsRejected(
-                    f"{unknown[0]} record(s) name cell ids missing from the cell-site table "
-                    f"(e.g. {unknown[1]!r})",
-                    details={"error_count": unknown[0], "errors": []},
-                )
-            located = "(SELECT phone, epoch_s, place FROM celled JOIN sitemap USING (cell_id))"
+            located = "(SELECT phone, epoch_s, place, cell_id FROM celled LEFT JOIN sitemap USING (cell_id))"
         else:
             raise RecordsRejected("records need columns lon, lat or cell_id")
 
         report(progress, "stays", 3, STEPS)
-        con.execute(f"CREATE TEMP TABLE r AS {records_sql(plan, located)}")
+        # phones as BIGINT: sorting and partitioning by a number is faster than by text;
+        # only canonical numbers (11 characters, 13000000000-19999999999) survive the cast
+        r_sql = (
+            "CREATE TEMP TABLE r AS SELECT "
+            "CASE WHEN length(phone) = 11 THEN TRY_CAST(phone AS BIGINT) END AS phone, "
+            "epoch_s, place FROM "
+        )
+        con.execute(r_sql + located)
+        _check(con, "cell_id" in columns and not {"lon", "lat"} <= columns)
         queries = stay_sql(plan, "r")
-        cities = _arrow(con.sql(queries["cities"]))
-        abroad = _arrow(con.sql(queries["abroad"]))
-        phone_rows = _arrow(con.sql(queries["phones"]))
+        cities = _text_phone(_arrow(con.sql(queries["cities"])))
+        abroad = _text_phone(_arrow(con.sql(queries["abroad"])))
+        phone_rows = _text_phone(_arrow(con.sql(queries["phones"])))
     finally:
         con.close()
 

@@ -21,7 +21,7 @@ from healthcode.trips.model import TripCard
 from healthcode.trips.policy import Policy
 from healthcode.trips.readers import CellSites
 from healthcode.trips.risk import RiskCityLookup
-from healthcode.trips.stays import CardPlan, Progress, StayRule, assemble_cards
+from healthcode.trips.stays import PHONE_RE, CardPlan, Progress, StayRule, assemble_cards
 
 STEPS = 4
 
@@ -73,8 +73,16 @@ def locate(
 
 def stay_relations(r: pd.DataFrame, plan: CardPlan) -> tuple[pa.Table, pa.Table, pa.Table]:
     """The stay definition of :mod:`healthcode.trips.stays` on ``(phone, epoch_s, place)``."""
-    r = r.drop_duplicates()
     codes, phones = pd.factorize(r["phone"], sort=True)
+    bad = ~pd.Series(phones, dtype="string").str.fullmatch(PHONE_RE).to_numpy(
+        dtype=bool, na_value=False
+    )
+    if bad.any():
+        count = int(np.isin(codes, np.flatnonzero(bad)).sum())
+        raise RecordsRejected(
+            f"{count} record(s) with a phone that is not an 11-digit mainland mobile number",
+            details={"error_count": count, "errors": []},
+        )
     epoch = r["epoch_s"].to_numpy(dtype=np.int64)
     place = r["place"].to_numpy(dtype=np.int64)
     order = np.lexsort((place, epoch, codes))

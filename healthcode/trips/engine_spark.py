@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from healthcode.trips._engine import (
     KEY_SQL,
@@ -50,6 +51,7 @@ from healthcode.trips.policy import Policy
 from healthcode.trips.readers import CellSites
 from healthcode.trips.risk import RiskCityLookup
 from healthcode.trips.stays import (
+    PHONE_RE,
     CardPlan,
     Progress,
     StayRule,
@@ -97,7 +99,7 @@ def local_session(cores: int = 2, *, driver_memory: str = "2g") -> SparkSession:
     return session
 
 
-def _source(spark: SparkSession, records: RecordsInput) -> DataFrame:
+def _source(spark: SparkSession, records: RecordsInput, plan: CardPlan) -> DataFrame:
     if isinstance(records, pd.DataFrame):
         table = pa.Table.from_pandas(records, preserve_index=False)
     elif isinstance(records, pa.Table):
@@ -105,7 +107,22 @@ def _source(spark: SparkSession, records: RecordsInput) -> DataFrame:
     else:
         return spark.read.parquet(*(as_paths(records) or []))
     keep = [c for c in ("phone", "epoch_s", "lon", "lat", "cell_id") if c in table.column_names]
-    return spark.createDataFrame(table.select(keep))
+    # ship only the records of the run's time range to the JVM
+    epoch = table.column("epoch_s")
+    in_range = pc.and_(pc.greater_equal(epoch, plan.lookback_s), pc.less(epoch, plan.window_end_s))
+    return spark.createDataFrame(
+        table.select(keep).filter(in_range), schema=_schema(table.select(keep))
+    )
+
+
+def _schema(table: pa.Table) -> Any:
+    """Spark schema of the record columns (also right for an empty table)."""
+    from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
+
+    kinds = {"phone": StringType(), "epoch_s": LongType(), "lon": DoubleType(), "lat": DoubleType()}
+    return StructType(
+        [StructField(n, kinds.get(n, StringType()), True) for n in table.column_names]
+    )
 
 
 def relations(
@@ -126,11 +143,17 @@ def relations(
     from pyspark.sql import functions as F  # noqa: N812
 
     report(progress, "read records", 1, STEPS)
-    src = _source(spark, records)
+    src = _source(spark, records, plan)
     cols = set(src.columns)
     src = src.where((F.col("epoch_s") >= plan.lookback_s) & (F.col("epoch_s") < plan.window_end_s))
     if phones is not None:
         src = src.where(F.col("phone").isin(sorted(phones)))
+    bad_phone = src.where(~F.col("phone").rlike(f"^{PHONE_RE}$")).count()
+    if bad_phone:
+        raise RecordsRejected(
+            f"{bad_phone} record(s) with a phone that is not an 11-digit mainland mobile number",
+            details={"error_count": bad_phone, "errors": []},
+        )
 
     report(progress, "resolve places", 2, STEPS)
     if {"lon", "lat"} <= cols:

@@ -161,10 +161,15 @@ class AdminNames:
         ("吉林省", "长白山保护开发区", "池西区"): "220600",  # in 抚松县, 白山市
     }
 
-    def __init__(self, rows: Iterable[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        rows: Iterable[tuple[str, str]],
+        seats: dict[str, tuple[float, float]] | None = None,
+    ) -> None:
         self._name: dict[str, str] = {}
         for code, name in rows:
             self._name[code] = name
+        self._seats = dict(seats or {})
         self._province_code = {
             name: code for code, name in self._name.items() if code.endswith("0000")
         }
@@ -185,9 +190,25 @@ class AdminNames:
         :raises MissingSharedFile: the file is missing.
         """
         p = default_shared_path(ADCODES) if path is None else _existing(path, "code table")
+        rows: list[tuple[str, str]] = []
+        gcj: dict[str, tuple[float, float]] = {}
         with open(p, encoding="utf-8", newline="") as fh:
-            rows = [(r["adcode"][:6], r["name"]) for r in csv.DictReader(fh)]
-        return cls(rows)
+            for r in csv.DictReader(fh):
+                rows.append((r["adcode"][:6], r["name"]))
+                if r.get("longitude") and r.get("latitude"):
+                    gcj[r["adcode"][:6]] = (float(r["longitude"]), float(r["latitude"]))
+        codes = list(gcj)
+        lon, lat = gcj02_to_wgs84([gcj[c][0] for c in codes], [gcj[c][1] for c in codes])
+        seats = {c: (float(x), float(y)) for c, x, y in zip(codes, lon, lat, strict=True)}
+        return cls(rows, seats)
+
+    def seat(self, code: str) -> tuple[float, float] | None:
+        """Government seat of a unit as WGS-84 ``(lon, lat)`` (converted from the table's GCJ-02)."""
+        return self._seats.get(code)
+
+    def codes(self) -> list[str]:
+        """All six-digit codes of the table, sorted."""
+        return sorted(self._name)
 
     def name(self, code: str) -> str | None:
         """Official name of a six-digit code, or ``None``."""

@@ -67,6 +67,9 @@ from healthcode.trips.policy import Policy
 #: ``progress(stage, step, steps)``: called as each stage of a run starts.
 Progress = Callable[[str, int, int], None]
 
+#: Engines accept only canonical phone numbers (as the readers produce them).
+PHONE_RE: Final = r"1[3-9][0-9]{9}"
+
 PLACE_COLUMNS: Final = ("phone", "place", "first_s", "last_s")
 PHONE_COLUMNS: Final = ("phone", "updated_s")
 
@@ -114,20 +117,27 @@ class CardPlan:
 
 
 def records_sql(plan: CardPlan, located: str) -> str:
-    """SQL (DuckDB and Spark) selecting the records a run uses, deduplicated.
+    """SQL (DuckDB and Spark) selecting the records a run uses.
+
+    Exact duplicates need no removal: a repeated record is a gap of 0 s in the
+    same place, which changes no visit, bridge or minimum/maximum.
 
     :param located: a relation ``(phone string, epoch_s bigint, place bigint)``.
     :returns: a query over ``(phone, epoch_s, place)``; engines materialise it as ``r``.
     """
     # integers and internal relation names only: nothing user-supplied is interpolated
     return (
-        f"SELECT DISTINCT phone, epoch_s, place FROM {located} "  # noqa: S608
+        f"SELECT phone, epoch_s, place FROM {located} "  # noqa: S608
         f"WHERE epoch_s >= {plan.lookback_s} AND epoch_s < {plan.window_end_s}"
     )
 
 
 def stay_sql(plan: CardPlan, r: str = "r") -> dict[str, str]:
     """The stay definition as SQL that DuckDB and Spark SQL both run unchanged.
+
+    One window pass over all records marks visit boundaries (first/last record
+    of each visit, with its bridges); a second window over the boundary rows only
+    pairs each visit's first record with its last.
 
     :param r: name of the relation of :func:`records_sql`.
     :returns: queries ``cities``, ``abroad`` → ``(phone, place, first_s, last_s)`` and
@@ -142,31 +152,32 @@ WITH s AS (
   FROM {r}
   WINDOW w AS (PARTITION BY phone ORDER BY epoch_s, place)
 ),
-f AS (
+b AS (
   SELECT phone, epoch_s, place,
          CASE WHEN prev_place IS NULL OR prev_place <> place OR epoch_s - prev_s > {p.gap_s}
               THEN 1 ELSE 0 END AS starts,
+         CASE WHEN next_place IS NULL OR next_place <> place OR next_s - epoch_s > {p.gap_s}
+              THEN 1 ELSE 0 END AS ends,
          CASE WHEN prev_place IS NOT NULL AND prev_place <> place AND epoch_s - prev_s <= {p.gap_s}
               THEN LEAST(CAST(FLOOR((epoch_s - prev_s) / 2) AS BIGINT), {p.bridge_s}) ELSE 0 END AS sb,
          CASE WHEN next_place IS NOT NULL AND next_place <> place AND next_s - epoch_s <= {p.gap_s}
               THEN LEAST(CAST(FLOOR((next_s - epoch_s) / 2) AS BIGINT), {p.bridge_s}) ELSE 0 END AS eb
   FROM s
-),
-v AS (
-  SELECT phone, epoch_s, place, sb, eb,
-         SUM(starts) OVER (PARTITION BY phone ORDER BY epoch_s, place
-                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS visit
-  FROM f
+  WHERE place >= 100000
+    AND (prev_place IS NULL OR prev_place <> place OR epoch_s - prev_s > {p.gap_s}
+         OR next_place IS NULL OR next_place <> place OR next_s - epoch_s > {p.gap_s})
 ),
 vis AS (
-  SELECT phone, visit, MIN(place) AS place, MIN(epoch_s) AS first_s, MAX(epoch_s) AS last_s,
-         MAX(sb) AS sb, MAX(eb) AS eb
-  FROM v WHERE place >= 100000
-  GROUP BY phone, visit
+  SELECT phone, place, starts, epoch_s AS first_s, sb,
+         CASE WHEN ends = 1 THEN epoch_s ELSE LEAD(epoch_s) OVER w2 END AS last_s,
+         CASE WHEN ends = 1 THEN eb ELSE LEAD(eb) OVER w2 END AS eb
+  FROM b
+  WINDOW w2 AS (PARTITION BY phone ORDER BY epoch_s, place)
 )
 SELECT phone, place, MIN(GREATEST(first_s, {p.window_start_s})) AS first_s, MAX(last_s) AS last_s
 FROM vis
-WHERE LEAST(last_s + eb, {p.window_end_s}) - GREATEST(first_s - sb, {p.window_start_s}) >= {p.min_stay_s}
+WHERE starts = 1
+  AND LEAST(last_s + eb, {p.window_end_s}) - GREATEST(first_s - sb, {p.window_start_s}) >= {p.min_stay_s}
 GROUP BY phone, place"""  # noqa: S608
     abroad = f"""
 SELECT phone, place, MIN(epoch_s) AS first_s, MAX(epoch_s) AS last_s

@@ -318,3 +318,13 @@ def test_parquet_paths_are_engine_input(geo, tmp_path):
             cards_to_jsonl(build_cards([path], as_of=date(2022, 11, 21), geo=geo, engine=engine))
             == expected
         )
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engines_reject_phones_that_are_not_canonical(engine, geo):
+    rows = _beijing_stay("2022-11-15")
+    table = records(rows)
+    for bad in ("+8613912345678", " 3912345678", "1391234567x", "12912345678"):
+        t = table.set_column(0, "phone", pa.array([bad, P]))
+        with pytest.raises(RecordsRejected, match="1 record.*not an 11-digit"):
+            build_cards(t, as_of=date(2022, 11, 21), geo=geo, engine=engine)
