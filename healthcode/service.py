@@ -22,10 +22,10 @@ from healthcode.audit.tags import AuditTag
 from healthcode.clock import Clock, SystemClock
 from healthcode.config import Settings
 from healthcode.credentials import native
-from healthcode.credentials.errors import CredentialError
+from healthcode.credentials.inputs import ScannedInput, from_bytes
 from healthcode.credentials.model import Colour, HealthCodeClaims, LatestTest
 from healthcode.credentials.pipeline import VerifyOptions, verify
-from healthcode.credentials.qr import decode_image
+from healthcode.credentials.qr import looks_like_image
 from healthcode.credentials.report import VerificationReport
 from healthcode.credentials.trust import TrustStore
 from healthcode.errors import NotFound
@@ -236,15 +236,40 @@ class HealthCode:
         return report
 
     def verify_image(self, data: bytes, **kw: Any) -> VerificationReport:
-        """Read the QR symbol(s) of an image, then verify; an unreadable image is a report too."""
-        try:
-            texts = decode_image(data)
-        except CredentialError as exc:
+        """Read the QR symbol(s) of an image, then verify; anything that is not a readable
+        image is a report too (``picture-unreadable``)."""
+        if not looks_like_image(data):
+            return self.verify_scanned(ScannedInput([], picture=False, error="picture-unreadable"), **kw)
+        return self.verify_scanned(from_bytes(data), **kw)
+
+    def verify_scanned(self, scanned: ScannedInput, **kw: Any) -> VerificationReport:
+        """Verify what :func:`healthcode.credentials.inputs.from_bytes` read from a file or upload.
+
+        A ``.smart-health-card`` file may hold several cards: the report is the first
+        card's, valid only when every card is, with all of them under ``details.cards``.
+        """
+        actor = kw.pop("actor", "cli")
+        if scanned.picture is False:
             report = VerificationReport.start("unknown", ["picture", "prefix"])
-            report.fail("picture", exc.code)
-            self._audit_verify(report, kw.get("actor", "cli"))
-            return report
-        return self.verify(texts, picture=True, **kw)
+            report.fail("picture", scanned.error or "picture-unreadable")
+        elif scanned.card_file is not None:
+            from healthcode.credentials import shc
+
+            reports = shc.verify_file(
+                scanned.card_file,
+                name=scanned.name,
+                trust=kw.get("trust") or self.trust_store(),
+                at=kw.get("at") or self.now(),
+            )
+            report = reports[0]
+            if len(reports) > 1:
+                report.details["cards"] = [r.to_dict() for r in reports]
+                if not all(r.ok for r in reports[1:]):
+                    report.reasons.append("card-invalid")
+        else:
+            return self.verify(scanned.texts, picture=scanned.picture, actor=actor, **kw)
+        self._audit_verify(report, actor)
+        return report
 
     def _audit_verify(self, report: VerificationReport, actor: str) -> None:
         with self.db.session() as s:

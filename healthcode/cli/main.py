@@ -301,15 +301,7 @@ def verify_cmd(
         )
     except HealthCodeError as exc:
         fail(exc, as_json=as_json)
-    if scanned.picture is False:
-        from healthcode.credentials.report import VerificationReport
-
-        report = VerificationReport.start("unknown", ["picture", "prefix"])
-        report.fail("picture", scanned.error or "picture-unreadable")
-    else:
-        report = svc.verify(
-            scanned.texts, trust=trust, at=at, options=options, picture=scanned.picture
-        )
+    report = svc.verify_scanned(scanned, trust=trust, at=at, options=options)
     out = report.to_dict()
     if as_json:
         emit(out)

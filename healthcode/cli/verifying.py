@@ -41,7 +41,7 @@ def read_inputs(inputs: tuple[str, ...] | list[str]) -> ScannedInput:
         except OSError as exc:
             raise MissingSharedFile(f"cannot read {item}: {exc}") from exc
         scanned = from_bytes(data, name=p.name)
-        if scanned.picture is False:
+        if scanned.picture is False or scanned.card_file is not None:
             return scanned
         if scanned.picture:
             picture = True

@@ -1,14 +1,16 @@
 """Turn what a verifier was handed (bytes of a file, or text) into QR text(s). Pure.
 
-- an image (PNG, JPEG, …) → the QR symbols' texts (``picture`` stage True/False);
-- a ``.smart-health-card`` file (JSON ``{"verifiableCredential": [JWS, …]}``) → the JWS texts;
+- an image (PNG, JPEG, …) → the QR symbols' texts (``picture`` stage True/False;
+  a SMART Health Card symbol above QR version 22 fails ``picture``);
+- a ``.smart-health-card`` file (JSON ``{"verifiableCredential": [JWS, …]}``) →
+  ``card_file`` set: verify it with :func:`healthcode.credentials.shc.verify_file`,
+  which checks the file's own rules and gives one report per card;
 - anything else → its text (UTF-8; undecodable bytes become U+FFFD so garbage still
-  gets a report rather than an error).
+  gets a report rather than an error; a final newline an editor added is dropped).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from healthcode.credentials.errors import CredentialError
@@ -17,31 +19,38 @@ from healthcode.credentials.qr import decode_image, looks_like_image
 
 @dataclass(frozen=True)
 class ScannedInput:
-    """Texts to verify; ``picture`` is None for text, True/False for an image; ``error`` its code."""
+    """Texts to verify; ``picture`` is None for text, True/False for an image; ``error`` its code.
+
+    ``card_file`` holds the bytes of a ``.smart-health-card`` file instead of texts.
+    """
 
     texts: list[str]
     picture: bool | None = None
     error: str | None = None
+    card_file: bytes | None = None
+    name: str = ""
+
+
+def is_card_file(data: bytes, name: str) -> bool:
+    if name.endswith(".smart-health-card"):
+        return True
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"{") and b"verifiableCredential" in data[:1_000_000]
 
 
 def from_bytes(data: bytes, *, name: str = "") -> ScannedInput:
     """Classify and decode one input's bytes (see the module docstring)."""
     if looks_like_image(data):
         try:
-            return ScannedInput(decode_image(data), picture=True)
+            texts = decode_image(data)
+            if any(t[:5].lower() == "shc:/" for t in texts):
+                from healthcode.credentials import shc
+
+                shc.check_qr_symbols([data])
         except CredentialError as exc:
             return ScannedInput([], picture=False, error=exc.code)
+        return ScannedInput(texts, picture=True)
+    if is_card_file(data, name):
+        return ScannedInput([], card_file=data, name=name)
     text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
-    stripped = text.strip()
-    if name.endswith(".smart-health-card") or (
-        stripped.startswith("{") and "verifiableCredential" in stripped
-    ):
-        try:
-            doc = json.loads(stripped)
-            vcs = doc.get("verifiableCredential") if isinstance(doc, dict) else None
-            if isinstance(vcs, list) and vcs and all(isinstance(v, str) for v in vcs):
-                return ScannedInput([vcs[0]])
-        except ValueError:
-            pass
-    # a text file holding QR text: drop the final newline(s) an editor adds
     return ScannedInput([text.rstrip("\r\n")])

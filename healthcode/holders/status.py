@@ -240,6 +240,8 @@ def reevaluate_many(
              "data": {"holders": len(holders), "purpose": f"re-evaluation ({trigger})"}}
         ]  # fmt: skip
         for hid, wrapped, demo in holders:
+            if wrapped is None:  # destroyed meanwhile
+                continue
             aad = hid.encode()
             dek = unseal(keys.wrap, wrapped, aad=aad)
             lists: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}

@@ -228,3 +228,36 @@ def test_db_from_environment(run, monkeypatch, tmp_path):
     )
     assert r.exit_code == 0 and (tmp_path / "env.db").exists()
     assert json.loads(r.stdout)["region"] == "110105"
+
+
+def test_verify_smart_health_card_file_and_chunks(run, shared):
+    folder = shared("vectors", "shc", "spec-examples")
+    keys = f"https://spec.smarthealth.cards/examples/issuer={folder / 'issuer' / '.well-known' / 'jwks.json'}"
+    r = run(
+        "verify",
+        str(folder / "example-00-e-file.smart-health-card"),
+        "--issuer-keys",
+        keys,
+        "--at",
+        "2023-07-01T00:00:00Z",
+        "--json",
+    )
+    rep = json.loads(r.stdout)
+    assert r.exit_code == 0 and rep["format"] == "shc" and rep["verdict"] == "valid"
+    assert rep["holder"]["family_name"] == "Anyperson"
+    chunks = [
+        str(folder / f"example-02-f-qr-code-numeric-value-{i}.txt") for i in (2, 0, 1)
+    ]  # any order
+    r2 = run("verify", *chunks, "--issuer-keys", keys, "--at", "2023-07-01T00:00:00Z", "--json")
+    assert r2.exit_code == 0 and json.loads(r2.stdout)["verdict"] == "valid"
+    r3 = run(
+        "verify",
+        chunks[0],
+        chunks[1],
+        "--issuer-keys",
+        keys,
+        "--at",
+        "2023-07-01T00:00:00Z",
+        "--json",
+    )
+    assert r3.exit_code == 1  # a chunk is missing
