@@ -239,7 +239,9 @@ class HealthCode:
         """Read the QR symbol(s) of an image, then verify; anything that is not a readable
         image is a report too (``picture-unreadable``)."""
         if not looks_like_image(data):
-            return self.verify_scanned(ScannedInput([], picture=False, error="picture-unreadable"), **kw)
+            return self.verify_scanned(
+                ScannedInput([], picture=False, error="picture-unreadable"), **kw
+            )
         return self.verify_scanned(from_bytes(data), **kw)
 
     def verify_scanned(self, scanned: ScannedInput, **kw: Any) -> VerificationReport:
