@@ -13,8 +13,10 @@ partition) and written as text part files in phone order. As a job::
 
     spark-submit --master yarn --py-files healthcode.zip \\
         healthcode/trips/engine_spark.py --as-of 2022-11-21 \\
-        --records hdfs:///signalling/2022-11-0*/ --cell-sites hdfs:///sites.csv \\
+        --records hdfs:///signalling/2022-11-1*/ --cell-sites cell_sites.csv \\
         --out hdfs:///cards/2022-11-21/
+
+(local files such as the cell-site table go with ``--files``; see docs/trip-card.md).
 
 Needs the ``spark`` extra (``pip install -e '.[spark]'``) and Java 17
 (Debian: ``openjdk-17-jre-headless``).
@@ -336,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output folder (must not exist)")
     parser.add_argument("--cell-sites", help="cell-site CSV (cell_id,lon,lat)")
     parser.add_argument("--polygons", help="city polygon GeoJSON (default under HEALTHCODE_SHARED)")
+    parser.add_argument("--adcodes", help="code/name CSV (default under HEALTHCODE_SHARED)")
     args = parser.parse_args(argv)
     from pyspark.sql import SparkSession
 
@@ -343,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     builder: Any = SparkSession.builder
     spark = builder.appName("healthcode-trips").getOrCreate()
-    geo = PlaceIndex.load(args.polygons)
+    geo = PlaceIndex.load(args.polygons, args.adcodes)
     sites = read_cell_sites(args.cell_sites) if args.cell_sites else None
     write_cards(
         spark,

@@ -1,0 +1,82 @@
+"""Generate realistic synthetic cell-signalling records for the trip-card benchmark.
+
+    python benchmarks/gen_cell_records.py --records 10000000 --out /tmp/trips-10m
+
+writes ``records.parquet`` (phone, epoch_s, cell_id) and ``cell_sites.csv``
+(cell_id, lon, lat; the real Shanghai Telecom sites for 上海市 when
+``HEALTHCODE_SHARED`` has them, synthetic sites around real city seats
+elsewhere). See :mod:`healthcode.trips.synthetic` for the model: phones living
+in real cities, trips by train through other cities, stays of hours to days,
+a few trips abroad, records every few seconds to hours, thinner at night.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from healthcode.config import load_settings
+from healthcode.errors import MissingSharedFile
+from healthcode.trips import PlaceIndex, read_cell_sites
+from healthcode.trips.synthetic import SyntheticSet, generate_cell_records
+
+SHANGHAI_SITES = ("data", "cell_sites_shanghai_telecom_2014", "base_stations.csv")
+
+
+def generate(n_records: int, *, start: date, days: int, seed: int, geo: PlaceIndex) -> SyntheticSet:
+    try:
+        shanghai = read_cell_sites(load_settings().shared_path(*SHANGHAI_SITES))
+    except MissingSharedFile:
+        shanghai = None
+    return generate_cell_records(
+        n_records=n_records, start=start, days=days, seed=seed, geo=geo, shanghai_sites=shanghai
+    )
+
+
+def write(data: SyntheticSet, out: Path) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    records = out / "records.parquet"
+    pq.write_table(data.records, records, row_group_size=1_000_000)
+    sites = out / "cell_sites.csv"
+    t = data.sites.table
+    with open(sites, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["cell_id", "lon", "lat"])
+        w.writerows(
+            zip(
+                t.column("cell_id").to_pylist(),
+                t.column("lon").to_pylist(),
+                t.column("lat").to_pylist(),
+                strict=True,
+            )
+        )
+    return records, sites
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=10_000_000)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2022, 11, 7))
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    data = generate(
+        args.records, start=args.start, days=args.days, seed=args.seed, geo=PlaceIndex.load()
+    )
+    records, sites = write(data, args.out)
+    print(
+        f"{data.records.num_rows:,} records of {data.phones:,} phones in {len(data.cities)} cities, "
+        f"{len(data.sites):,} cell sites, {args.days} days from {args.start} "
+        f"({time.perf_counter() - t0:.1f} s) → {records}, {sites}"
+    )
+
+
+if __name__ == "__main__":
+    main()
