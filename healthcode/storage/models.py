@@ -61,8 +61,10 @@ class Issuer(Base):
 class SigningKey(Base):
     """An issuer key. ``private_key`` is sealed under the master key; None once destroyed.
 
-    ``purpose``: ``health-code`` | ``trust-list`` (national anchor) | ``dcc`` | ``shc``.
+    ``purpose``: ``health-code`` | ``trust-list`` (national anchor) | ``dcc`` (EU DCC
+    document signer) | ``dcc-csca`` (the region's DCC country signing CA) | ``shc``.
     ``status``: ``active`` | ``rotated`` | ``revoked``.
+    ``certificate``: X.509 DER of ``dcc`` (the DSC) and ``dcc-csca`` (self-signed) keys, else None.
     """
 
     __tablename__ = "signing_keys"
@@ -78,6 +80,7 @@ class SigningKey(Base):
     rotated_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     revocation_reason: Mapped[str | None] = mapped_column(String(200))
+    certificate: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Holder(Base):
