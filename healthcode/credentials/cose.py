@@ -107,7 +107,9 @@ def decode_sign1(data: bytes) -> Sign1:
         or not isinstance(sig, bytes)
     ):
         raise CoseInvalid("COSE_Sign1 fields have wrong types")
-    if not isinstance(unprot, Mapping):  # cbor2 6.x: frozendict inside tags
+    if type(unprot) is not dict and not isinstance(
+        unprot, Mapping
+    ):  # cbor2 6.x: frozendict in tags
         raise CoseInvalid("unprotected header is not a map")
     try:
         prot = cbor2.loads(prot_b) if prot_b else {}

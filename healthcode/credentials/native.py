@@ -57,6 +57,8 @@ STAGES = (
 #: Bound on the inflated size (bytes): a health code's claims are a few hundred bytes.
 MAX_INFLATED = 16_384
 _COLOURS = {c.value: c for c in Colour}
+_TEST_KINDS = frozenset({"pcr", "antigen"})
+_TEST_RESULTS = frozenset({"negative", "positive"})
 #: Times beyond this (year 2286) are not plausible in a claim and overflow datetime.
 MAX_EPOCH = 10**10
 #: Longest lifetime a token may claim (seconds); longer is ``claims-invalid``.
@@ -123,20 +125,23 @@ def inflate(data: bytes) -> bytes:
 def claims_from_map(m: Any) -> HealthCodeClaims:
     """Validate a decoded CBOR claims map.
 
+    (Exact ``type(...) is`` checks rather than ``isinstance``: this runs for every
+    scanned code, and CBOR decoding never yields subclasses.)
+
     :raises ClaimsInvalid: missing or mistyped claims, unknown colour, colour/status mismatch.
     """
-    if not isinstance(m, dict):
+    if type(m) is not dict:
         raise ClaimsInvalid("claims are not a map")
     hc = m.get(CLAIM_HC)
-    if not isinstance(hc, dict) or hc.get("v") != 1:
+    if type(hc) is not dict or hc.get("v") != 1:
         raise ClaimsInvalid("missing health-code claim (-270) version 1")
     iss: Any = m.get(1)
     sub: Any = m.get(2)
     exp: Any = m.get(4)
     iat: Any = m.get(6)
-    if not (isinstance(iss, str) and len(iss) == 6 and iss.isdigit()):
+    if type(iss) is not str or len(iss) != 6 or not iss.isdigit():
         raise ClaimsInvalid("iss must be a GB/T 2260 code")
-    if not isinstance(sub, str) or not sub:
+    if type(sub) is not str or not sub:
         raise ClaimsInvalid("sub missing")
     if type(exp) is not int or type(iat) is not int or not 0 <= iat < MAX_EPOCH:
         raise ClaimsInvalid("iat/exp must be integers (seconds since the epoch)")
@@ -149,28 +154,33 @@ def claims_from_map(m: Any) -> HealthCodeClaims:
         raise ClaimsInvalid(f"unknown colour {colour_s!r}")
     if type(status) is not str or COLOUR_BY_STATUS.get(status) is not colour:
         raise ClaimsInvalid("status code does not match colour")
-    reasons = hc.get("r", [])
-    if not isinstance(reasons, list | tuple) or not all(isinstance(r, str) for r in reasons):
+    reasons: Any = hc.get("r", ())
+    if type(reasons) not in (list, tuple):
         raise ClaimsInvalid("r must be a list of rule ids")
-    for name in ("n", "id", "cn"):
-        if not isinstance(hc.get(name), str):
-            raise ClaimsInvalid(f"{name} must be text")
-    doses = hc.get("d", 0)
+    for rule in reasons:
+        if type(rule) is not str:
+            raise ClaimsInvalid("r must be a list of rule ids")
+    name: Any = hc.get("n")
+    id_tail: Any = hc.get("id")
+    code_name: Any = hc.get("cn")
+    if type(name) is not str or type(id_tail) is not str or type(code_name) is not str:
+        raise ClaimsInvalid("n, id and cn must be text")
+    doses: Any = hc.get("d", 0)
     if type(doses) is not int or not 0 <= doses <= 20:
         raise ClaimsInvalid("d must be a small whole number")
-    t = hc.get("t")
+    t: Any = hc.get("t")
     latest: LatestTest | None = None
     if t is not None:
         if not (
-            isinstance(t, dict)
-            and t.get("k") in ("pcr", "antigen")
-            and t.get("r") in ("negative", "positive")
+            type(t) is dict
+            and t.get("k") in _TEST_KINDS
+            and t.get("r") in _TEST_RESULTS
             and type(t.get("at")) is int
             and 0 <= t["at"] < MAX_EPOCH
         ):
             raise ClaimsInvalid("t must be {k: pcr|antigen, r: negative|positive, at: int}")
         latest = LatestTest(t["k"], t["r"], from_epoch(t["at"]))
-    demo = hc.get("demo", False)
+    demo: Any = hc.get("demo", False)
     if demo is not True and demo is not False:
         raise ClaimsInvalid("demo must be true when present")
     return HealthCodeClaims(
@@ -178,10 +188,10 @@ def claims_from_map(m: Any) -> HealthCodeClaims:
         subject=sub,
         issued_at=from_epoch(iat),
         expires_at=from_epoch(exp),
-        name_masked=hc["n"],
-        id_tail=hc["id"],
+        name_masked=name,
+        id_tail=id_tail,
         colour=colour,
-        code_name=hc["cn"],
+        code_name=code_name,
         reasons=tuple(reasons),
         latest_test=latest,
         doses=doses,
