@@ -123,12 +123,12 @@ def build_cards(
         where = f"epoch_s >= {plan.lookback_s} AND epoch_s < {plan.window_end_s}"
         if phones is not None:
             con.register("wanted", pa.table({"phone": pa.array(sorted(phones), pa.string())}))
-            where += " AND phone IN (SELECT phone FROM wanted)"
+            where += " AND CAST(phone AS VARCHAR) IN (SELECT phone FROM wanted)"
 
         report(progress, "resolve places", 2, STEPS)
         if {"lon", "lat"} <= columns:
             con.execute(
-                f"CREATE VIEW keyed AS SELECT phone, epoch_s, {KEY_SQL} AS k FROM src WHERE {where}"  # noqa: S608
+                f"CREATE VIEW keyed AS SELECT CAST(phone AS VARCHAR) AS phone, epoch_s, {KEY_SQL} AS k FROM src WHERE {where}"  # noqa: S608
             )
             keys = con.execute("SELECT DISTINCT k FROM keyed").fetchnumpy()["k"]
             con.register("keymap", key_places(keys, geo))
@@ -138,7 +138,8 @@ def build_cards(
                 raise RecordsRejected("records give cell_id but no cell-site table was given")
             con.register("sitemap", site_places(cell_sites, geo))
             celled = (
-                "CREATE VIEW celled AS SELECT phone, epoch_s, CAST(cell_id AS VARCHAR) AS cell_id "
+                "CREATE VIEW celled AS SELECT CAST(phone AS VARCHAR) AS phone, epoch_s, "
+                "CAST(cell_id AS VARCHAR) AS cell_id "
                 "FROM src WHERE "
             )
             con.execute(celled + where)

@@ -64,7 +64,9 @@ def locate(
         raise RecordsRejected("records need columns lon, lat or cell_id")
     return pd.DataFrame(
         {
-            "phone": df["phone"].to_numpy(),
+            "phone": df["phone"].to_numpy()
+            if df["phone"].dtype in (object, "string", "str")
+            else df["phone"].astype(str).to_numpy(),
             "epoch_s": df["epoch_s"].to_numpy(dtype=np.int64),
             "place": np.asarray(place, dtype=np.int64),
         }
@@ -180,7 +182,7 @@ def build_cards(
     report(progress, "read records", 1, STEPS)
     df = _frame(records)
     if phones is not None:
-        df = df[df["phone"].isin(list(phones))]
+        df = df[df["phone"].astype(str).isin(list(phones))]
     report(progress, "resolve places", 2, STEPS)
     located = locate(df, plan, geo, cell_sites)
     report(progress, "stays", 3, STEPS)

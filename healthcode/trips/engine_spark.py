@@ -121,10 +121,14 @@ def _schema(table: pa.Table) -> Any:
     """Spark schema of the record columns (also right for an empty table)."""
     from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
-    kinds = {"phone": StringType(), "epoch_s": LongType(), "lon": DoubleType(), "lat": DoubleType()}
-    return StructType(
-        [StructField(n, kinds.get(n, StringType()), True) for n in table.column_names]
-    )
+    kinds = {"epoch_s": LongType(), "lon": DoubleType(), "lat": DoubleType()}
+    fields = []
+    for f in table.schema:
+        kind = kinds.get(f.name, StringType())
+        if f.name == "phone" and pa.types.is_integer(f.type):
+            kind = LongType()  # cast to text after loading
+        fields.append(StructField(f.name, kind, True))
+    return StructType(fields)
 
 
 def relations(
@@ -147,7 +151,9 @@ def relations(
     report(progress, "read records", 1, STEPS)
     src = _source(spark, records, plan)
     cols = set(src.columns)
-    src = src.where((F.col("epoch_s") >= plan.lookback_s) & (F.col("epoch_s") < plan.window_end_s))
+    src = src.withColumn("phone", F.col("phone").cast("string")).where(
+        (F.col("epoch_s") >= plan.lookback_s) & (F.col("epoch_s") < plan.window_end_s)
+    )
     if phones is not None:
         src = src.where(F.col("phone").isin(sorted(phones)))
     bad_phone = src.where(~F.col("phone").rlike(f"^{PHONE_RE}$")).count()

@@ -328,3 +328,12 @@ def test_engines_reject_phones_that_are_not_canonical(engine, geo):
         t = table.set_column(0, "phone", pa.array([bad, P]))
         with pytest.raises(RecordsRejected, match="1 record.*not an 11-digit"):
             build_cards(t, as_of=date(2022, 11, 21), geo=geo, engine=engine)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_numeric_phone_columns_are_read_as_text(engine, geo):
+    table = records(_beijing_stay("2022-11-15"))
+    numeric = table.set_column(0, "phone", pa.array([int(P)] * table.num_rows, pa.int64()))
+    expected = cards_to_jsonl(run(engine, geo, _beijing_stay("2022-11-15")))
+    got = build_cards(numeric, as_of=date(2022, 11, 21), geo=geo, engine=engine, phones={P})
+    assert cards_to_jsonl(got) == expected
