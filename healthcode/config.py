@@ -12,6 +12,7 @@ Only this module reads ``os.environ``; domain code receives values as arguments.
 | ``HEALTHCODE_CLOCK_SKEW``    | ``clock_skew_seconds`` | ``30``                    |
 | ``HEALTHCODE_OUTBOX``        | ``outbox``          | ``healthcode-outbox.log`` (development SMS sender) |
 | ``HEALTHCODE_ADMIN_TOKEN``   | ``admin_token``     | empty (in ``prod`` the admin page needs ``Authorization: Bearer`` this token; empty = closed) |
+| ``HEALTHCODE_PUBLIC_URL``    | ``public_url``      | ``http://127.0.0.1:8000`` (base URL of this server as others reach it: SMART Health Card issuers are ``{public_url}/issuers/{region}``) |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Settings:
     outbox: str = "healthcode-outbox.log"
     max_upload_bytes: int = 4 * 1024 * 1024
     admin_token: str = field(default="", repr=False)
+    public_url: str = "http://127.0.0.1:8000"
 
     @property
     def is_prod(self) -> bool:
@@ -91,6 +93,10 @@ class Settings:
             )
         if self.code_ttl_seconds <= 0 or self.code_ttl_seconds > 86400:
             raise ConfigError("HEALTHCODE_CODE_TTL must be between 1 and 86400 seconds")
+        if not self.public_url.startswith(("https://", "http://")) or self.public_url.endswith("/"):
+            raise ConfigError(
+                "HEALTHCODE_PUBLIC_URL must be an http(s) URL without a trailing slash"
+            )
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -129,6 +135,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         kwargs["outbox"] = env["HEALTHCODE_OUTBOX"]
     if env.get("HEALTHCODE_ADMIN_TOKEN"):
         kwargs["admin_token"] = env["HEALTHCODE_ADMIN_TOKEN"]
+    if env.get("HEALTHCODE_PUBLIC_URL"):
+        kwargs["public_url"] = env["HEALTHCODE_PUBLIC_URL"].strip().rstrip("/")
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     settings.check()
     return settings

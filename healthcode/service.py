@@ -28,6 +28,7 @@ from healthcode.credentials.pipeline import VerifyOptions, verify
 from healthcode.credentials.qr import looks_like_image
 from healthcode.credentials.report import VerificationReport
 from healthcode.credentials.trust import TrustStore
+from healthcode.ecerts.service import IssuedCertificate
 from healthcode.errors import NotFound
 from healthcode.facts.service import gather_facts, import_facts
 from healthcode.holders import status as status_svc
@@ -212,6 +213,7 @@ class HealthCode:
                 at=self.now(),
                 production=self.settings.is_prod,
                 clock_skew_seconds=self.settings.clock_skew_seconds,
+                public_url=self.settings.public_url,
             )
 
     def verify(
@@ -290,7 +292,32 @@ class HealthCode:
     def trust_list(self, *, actor: str = "cli") -> dict[str, Any]:
         """The signed trust list (see :mod:`healthcode.issuers.service`)."""
         with self.db.session() as s:
-            return issuers.build_trust_list(s, master=self.settings.master_key, at=self.now())
+            return issuers.build_trust_list(
+                s,
+                master=self.settings.master_key,
+                at=self.now(),
+                public_url=self.settings.public_url,
+            )
+
+    # -- e-certificates (电子证照) -------------------------------------------------------
+    def issue_certificate(
+        self, holder_id: str, *, kind: str = "vaccination", format: str = "hc1", actor: str = "cli"
+    ) -> IssuedCertificate:
+        """Sign a holder's vaccination or latest test as an EU DCC (``hc1``) or a SMART
+        Health Card (``shc``) with their region's e-certificate key (see
+        :mod:`healthcode.ecerts.service`); audited as ``credential:issue`` (kid, format, kind).
+
+        :raises NotFound: unknown holder, or no key in production; :raises NoRecords: no such
+            record; :raises CertificateOptionInvalid: unknown kind or format.
+        """
+        from healthcode.ecerts.service import issue
+
+        with self.db.session() as s:
+            return issue(
+                s, self.keys, holder_id, kind=kind, fmt=format, at=self.now(),
+                master=self.settings.master_key, production=self.settings.is_prod,
+                public_url=self.settings.public_url, actor=actor,
+            )  # fmt: skip
 
     # -- facts and risk areas ---------------------------------------------------------
     def import_facts(

@@ -39,7 +39,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from healthcode.credentials import cose
-from healthcode.credentials.base45 import b45decode
+from healthcode.credentials.base45 import b45decode, b45encode
 from healthcode.credentials.errors import (
     CborInvalid,
     ClaimsInvalid,
@@ -589,6 +589,45 @@ def revocation_keys(payload: Mapping[str, Any], signature: bytes, alg: int | Non
 
 def _normalise_revocation_entry(entry: str) -> str:
     return entry.strip().upper()
+
+
+# --- encoding ------------------------------------------------------------------------
+def encode(
+    payload: Mapping[str, Any],
+    *,
+    key: cose.PrivateKey,
+    kid: bytes,
+    issuer_country: str,
+    issued_at: datetime,
+    expires_at: datetime,
+    alg: int = cose.ALG_ES256,
+) -> str:
+    """Sign an EU DCC payload as an HCERT and return its QR text.
+
+    ``"HC1:" + Base45(zlib(COSE_Sign1(CWT)))`` with CWT claims ``1`` iss,
+    ``4`` exp, ``6`` iat (whole seconds since the epoch, UTC) and ``-260 → 1``
+    the payload; the COSE protected header holds alg and kid (EU DCC
+    specification vol. 1 §2–3). Pure: the key and the times are parameters.
+
+    :param payload: the DCC payload (``ver``, ``nam``, ``dob`` and one of ``v``/``t``/``r``),
+        JSON-compatible data.
+    :param kid: 8 bytes, :func:`certificate_kid` of the signer's DSC.
+    :param issuer_country: CWT ``iss``, an ISO 3166-1 alpha-2 code.
+    :param issued_at: aware instant (``iat``); :param expires_at: aware instant (``exp``).
+    :returns: QR text over the alphanumeric QR alphabet only.
+    :raises ValueError: naive times, or ``expires_at`` not after ``issued_at``.
+    :raises UnsupportedAlgorithm: ``alg`` does not fit ``key``.
+    """
+    if issued_at.tzinfo is None or expires_at.tzinfo is None:
+        raise ValueError("issued_at and expires_at must be timezone-aware")
+    iat, exp = int(issued_at.timestamp()), int(expires_at.timestamp())
+    if exp <= iat:
+        raise ValueError("expires_at must be after issued_at")
+    claims = cbor2.dumps(
+        {CWT_ISS: issuer_country, CWT_EXP: exp, CWT_IAT: iat, CWT_HCERT: {HCERT_EU_DCC: payload}}
+    )
+    signed = cose.encode_sign1(claims, key=key, alg=alg, kid=kid)
+    return PREFIX + b45encode(zlib.compress(signed, 9))
 
 
 # --- the verifier -------------------------------------------------------------------

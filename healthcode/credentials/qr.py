@@ -8,6 +8,7 @@ decompression-bomb guard is tightened to the same limit).
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import segno
 import zxingcpp
@@ -19,12 +20,25 @@ MAX_IMAGE_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 
 
+def symbol(text: str) -> segno.QRCode:
+    """The QR symbol for ``text``.
+
+    A single-chunk SMART Health Card (``shc:/`` + digits) is drawn as the SHC
+    specification asks: ``shc:/`` as a byte segment, the digits as a numeric segment,
+    error level L (raised when that fits the same version), so a 1195-character JWS
+    fits version 22. Anything else: error level M, alphanumeric mode when the text
+    allows (``HP1:``/``HC1:`` use only that alphabet).
+    """
+    if text[:5].lower() == "shc:/" and text[5:].isascii() and text[5:].isdigit():
+        segments: Any = [(text[:5], "byte"), (text[5:], "numeric")]  # segno takes segments too
+        return segno.make(segments, error="l", boost_error=True, micro=False)
+    return segno.make(text, error="m", boost_error=False, micro=False)
+
+
 def encode_png(text: str, *, scale: int = 6, border: int = 4) -> bytes:
-    """PNG bytes of a QR symbol for ``text`` (error level M, alphanumeric mode when possible)."""
+    """PNG bytes of the QR symbol of ``text`` (see :func:`symbol`)."""
     buf = io.BytesIO()
-    segno.make(text, error="m", boost_error=False, micro=False).save(
-        buf, kind="png", scale=scale, border=border
-    )
+    symbol(text).save(buf, kind="png", scale=scale, border=border)
     return buf.getvalue()
 
 

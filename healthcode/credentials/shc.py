@@ -21,16 +21,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from healthcode.credentials.errors import (
     ChunksInvalid,
@@ -43,6 +46,7 @@ from healthcode.credentials.errors import (
     NotYetValid,
     NumericInvalid,
     PayloadInvalid,
+    PayloadTooLarge,
     PrefixInvalid,
     RevocationListInvalid,
     Revoked,
@@ -102,6 +106,9 @@ _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 _RID = re.compile(r"^[A-Za-z0-9_-]{1,24}$")
 _CHUNKED = re.compile(r"^shc:/(\d+)/(\d+)/(.*)$", re.IGNORECASE | re.DOTALL)
 _SINGLE = re.compile(r"^shc:/(.*)$", re.IGNORECASE | re.DOTALL)
+_LOOPBACK_HTTP = re.compile(
+    r"^http://(?:127(?:\.\d{1,3}){3}|localhost|\[::1\])(?::\d{1,5})?(?:/|$)"
+)
 
 
 # --- helpers ---------------------------------------------------------------------
@@ -186,6 +193,101 @@ def ec_public_key(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
         return ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
     except (KeyError, ValueError, JwsInvalid) as exc:
         raise IssuerKeysInvalid(f"not a P-256 public key: {exc}") from exc
+
+
+# --- encoding ------------------------------------------------------------------------
+class EncodedCard(NamedTuple):
+    """A signed card: the compact JWS and its single-chunk ``shc:/`` QR text."""
+
+    jws: str
+    qr_text: str
+
+
+def jwk_thumbprint_ec(x: str, y: str) -> str:
+    """RFC 7638 SHA-256 thumbprint (base64url) of a P-256 key given its ``x``/``y`` members."""
+    canonical = json.dumps(
+        {"crv": "P-256", "kty": "EC", "x": x, "y": y}, separators=(",", ":"), sort_keys=True
+    )
+    return b64url_encode(hashlib.sha256(canonical.encode("ascii")).digest())
+
+
+def public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    """The issuer key-set entry of a P-256 public key (``kid`` = RFC 7638 thumbprint).
+
+    :raises ValueError: not a P-256 key.
+    """
+    if not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError("SMART Health Cards are signed with P-256 keys")
+    numbers = key.public_numbers()
+    x = b64url_encode(numbers.x.to_bytes(32, "big"))
+    y = b64url_encode(numbers.y.to_bytes(32, "big"))
+    return {
+        "kty": "EC",
+        "kid": jwk_thumbprint_ec(x, y),
+        "use": "sig",
+        "alg": "ES256",
+        "crv": "P-256",
+        "x": x,
+        "y": y,
+    }
+
+
+def encode_jws(
+    payload: Mapping[str, Any], *, key: ec.EllipticCurvePrivateKey, kid: str | None = None
+) -> str:
+    """Sign a card payload as a compact JWS: header ``{"alg": "ES256", "zip": "DEF", "kid"}``,
+    payload minified UTF-8 JSON compressed with raw DEFLATE, signature raw ``r || s``.
+
+    :param kid: default the RFC 7638 thumbprint of ``key``'s public key.
+    """
+    kid = kid or public_jwk(key.public_key())["kid"]
+    header = json.dumps({"alg": "ES256", "zip": "DEF", "kid": kid}, separators=(",", ":"))
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    compressed = deflater.compress(body) + deflater.flush()
+    signing_input = f"{b64url_encode(header.encode('ascii'))}.{b64url_encode(compressed)}"
+    r, s = decode_dss_signature(key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256())))
+    return f"{signing_input}.{b64url_encode(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def encode(
+    vc: Mapping[str, Any],
+    *,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: str,
+    issued_at: datetime,
+    expires_at: datetime | None = None,
+    kid: str | None = None,
+) -> EncodedCard:
+    """Sign a SMART Health Card and return its JWS and single-chunk ``shc:/`` QR text.
+
+    The payload is ``{"iss", "nbf", ["exp"], "vc"}`` (``nbf``/``exp`` whole seconds since
+    the epoch); the QR text is ``shc:/`` followed by two digits per JWS character
+    (``ord(c) - 45``), to be drawn as a byte segment plus a numeric segment (see
+    :func:`healthcode.credentials.qr.encode_png`), which fits QR version 22 at level L.
+    Pure: key, issuer and times are parameters.
+
+    :param vc: the ``vc`` claim (``type`` and ``credentialSubject`` with the FHIR bundle).
+    :param issuer: ``iss``, the issuer's base URL (no trailing slash); its key set is at
+        ``{iss}/.well-known/jwks.json``.
+    :raises ValueError: naive times, or ``expires_at`` not after ``issued_at``.
+    :raises PayloadTooLarge: the JWS is longer than :data:`MAX_SINGLE_JWS` characters (one
+        version-22 QR symbol; chunking is deprecated, so there is no fallback).
+    """
+    if issued_at.tzinfo is None or (expires_at is not None and expires_at.tzinfo is None):
+        raise ValueError("issued_at and expires_at must be timezone-aware")
+    payload: dict[str, Any] = {"iss": issuer, "nbf": int(issued_at.timestamp())}
+    if expires_at is not None:
+        if expires_at <= issued_at:
+            raise ValueError("expires_at must be after issued_at")
+        payload["exp"] = int(expires_at.timestamp())
+    payload["vc"] = dict(vc)
+    jws = encode_jws(payload, key=key, kid=kid)
+    if len(jws) > MAX_SINGLE_JWS:
+        raise PayloadTooLarge(
+            f"the card's JWS has {len(jws)} characters; one QR symbol holds {MAX_SINGLE_JWS}"
+        )
+    return EncodedCard(jws, "shc:/" + jws_to_numeric(jws))
 
 
 # --- key sets and CRLs -------------------------------------------------------------
@@ -405,9 +507,13 @@ def split_jws(jws: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
     return header, body_b, sig_b, f"{parts[0]}.{parts[1]}".encode("ascii")
 
 
-def parse_payload(data: bytes) -> dict[str, Any]:
+def parse_payload(data: bytes, *, allow_loopback_http: bool = False) -> dict[str, Any]:
     """Inflated JWS payload → JSON object with a usable ``iss``, ``nbf`` and ``vc``.
 
+    :param allow_loopback_http: also accept an ``http://`` ``iss`` on a loopback host
+        (``127.x.x.x``, ``localhost``, ``[::1]``): a development deployment on this very
+        machine (``HEALTHCODE_PUBLIC_URL`` default). The caller reports it as a warning;
+        no verifier fetches keys from there, they come from a trust list or a key-set file.
     :raises PayloadInvalid: not UTF-8 JSON (a BOM or other leading/trailing characters
         included), or ``iss``/``nbf``/``vc`` missing or of the wrong type.
     """
@@ -426,7 +532,8 @@ def parse_payload(data: bytes) -> dict[str, Any]:
     iss = doc.get("iss")
     if not isinstance(iss, str) or not iss:
         raise PayloadInvalid("payload has no iss")
-    if not iss.startswith("https://") or iss.endswith("/"):
+    secure = iss.startswith("https://") or (allow_loopback_http and _LOOPBACK_HTTP.match(iss))
+    if not secure or iss.endswith("/"):
         raise PayloadInvalid("iss must be an https URL without a trailing slash")
     nbf = doc.get("nbf")
     if isinstance(nbf, bool) or not isinstance(nbf, int | float):
@@ -639,10 +746,14 @@ def verify_into(
     inflated = report.run("compression", lambda: inflate(body))
     if inflated is None:
         return report
-    payload = report.run("payload", lambda: parse_payload(inflated))
+    payload = report.run(
+        "payload", lambda: parse_payload(inflated, allow_loopback_http=not trust.production)
+    )
     if payload is None:
         return report
     iss = str(payload["iss"])
+    if not iss.startswith("https://"):
+        report.warn("iss-not-https")  # a loopback development issuer (never in production)
     report.details["iss"] = iss
     vc = payload["vc"]
     types = vc.get("type") or []

@@ -13,6 +13,11 @@ Trust list (``GET /trust-list``, ``healthcode trust export``)::
                      "public_key", "status", "demo", "not_after"}]}]},
      "signature": {"kid", "alg": "ES256", "value"}}
 
+Each issuer entry also lists its e-certificate keys (电子证照)::
+
+    "dcc": [{"kid", "certificate", "status", "demo"}],   # EU DCC document signers
+    "shc": [{"iss", "jwk", "status", "demo"}]            # SMART Health Card keys
+
 ``public_key`` is base64 SubjectPublicKeyInfo DER, ``kid`` hex; ``value`` is a
 base64 DER ECDSA P-256/SHA-256 signature over the canonical JSON of
 ``payload`` (sorted keys, no spaces, UTF-8). Keys rotated within
@@ -27,8 +32,9 @@ import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,6 +58,13 @@ from healthcode.issuers.regions import NATIONAL, REGIONS
 from healthcode.protect import derive_key, seal, unseal
 from healthcode.storage.models import Issuer, SigningKey
 
+#: Default public base URL (``HEALTHCODE_PUBLIC_URL``): SMART Health Card issuers are
+#: ``{public_url}/issuers/{region code}``.
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+#: Key purposes of e-certificates; their keys are ES256 and created on first use in local mode.
+ECERT_PURPOSES = ("dcc", "shc")
+#: How long a rotated SHC key stays in its issuer's key set (the longest card lifetime), days.
+SHC_ROTATED_GRACE_DAYS = 365
 ROTATED_GRACE_DAYS = 30
 TRUST_LIST_VALID_DAYS = 7
 FORMAT = "healthcode-trust-list/1"
@@ -77,11 +90,19 @@ def create_key(
     The previous active key of that purpose, if any, becomes ``rotated``.
     :raises ValueError: unknown ``alg``.
     """
-    if purpose == "trust-list" and alg != "ES256":
-        raise ValueError("the trust-list anchor key is ES256")
+    if purpose in ("trust-list", "dcc", "dcc-csca", "shc") and alg != "ES256":
+        raise ValueError(f"{purpose} keys are ES256")
     private = generate_private_key(alg)
     pub = private.public_key()
-    kid = kid_for(pub).hex()
+    certificate: bytes | None = None
+    if purpose in ("dcc", "dcc-csca", "shc"):
+        assert isinstance(private, ec.EllipticCurvePrivateKey)  # noqa: S101 - ES256 above
+        kid, certificate = _ecert_identity(
+            session, issuer=issuer, purpose=purpose, private=private, master=master, at=at,
+            demo=demo, actor=actor,
+        )  # fmt: skip
+    else:
+        kid = kid_for(pub).hex()
     for old in session.execute(
         select(SigningKey).where(
             SigningKey.issuer_code == issuer,
@@ -101,6 +122,7 @@ def create_key(
         status="active",
         demo=demo,
         created_at=at,
+        certificate=certificate,
     )
     session.add(row)
     audit.append(
@@ -112,6 +134,66 @@ def create_key(
         data={"kid": kid, "purpose": purpose, "alg": alg, "demo": demo},
     )
     return row
+
+
+def _ecert_identity(
+    session: Session,
+    *,
+    issuer: str,
+    purpose: str,
+    private: ec.EllipticCurvePrivateKey,
+    master: bytes,
+    at: datetime,
+    demo: bool,
+    actor: str,
+) -> tuple[str, bytes | None]:
+    """(kid, certificate DER) of a new e-certificate key.
+
+    - ``shc``: kid = RFC 7638 thumbprint of the JWK (what cards and key sets carry).
+    - ``dcc-csca``: a self-signed CSCA certificate; kid as for other keys.
+    - ``dcc``: a DSC issued by the issuer's active CSCA (a new CSCA is made first when
+      there is none, or when it would end before the new DSC); kid = the DCC kid of the
+      certificate (hex), so the kid cards carry is the one ``healthcode keys`` shows.
+    """
+    from healthcode.credentials.hcert import certificate_kid
+    from healthcode.credentials.shc import public_jwk
+    from healthcode.ecerts import pki
+
+    pub = private.public_key()
+    if purpose == "shc":
+        return public_jwk(pub)["kid"], None
+    row = session.get(Issuer, issuer)
+    name = row.name if row is not None else issuer
+    if purpose == "dcc-csca":
+        csca = pki.csca_certificate(private, region_code=issuer, region_name=name, at=at, demo=demo)
+        return kid_for(pub).hex(), csca.public_bytes(serialization.Encoding.DER)
+    csca_row = session.execute(
+        select(SigningKey).where(
+            SigningKey.issuer_code == issuer,
+            SigningKey.purpose == "dcc-csca",
+            SigningKey.status == "active",
+        )
+    ).scalar()
+    csca_cert = (
+        x509.load_der_x509_certificate(csca_row.certificate)
+        if csca_row is not None and csca_row.certificate
+        else None
+    )
+    if csca_cert is None or csca_cert.not_valid_after_utc < at + timedelta(days=pki.DSC_VALID_DAYS):
+        csca_row = create_key(
+            session, issuer=issuer, purpose="dcc-csca", master=master, at=at, demo=demo, actor=actor
+        )
+        assert csca_row.certificate is not None  # noqa: S101 - made just now
+        csca_cert = x509.load_der_x509_certificate(csca_row.certificate)
+    assert csca_row is not None  # noqa: S101 - found or made above
+    csca_key = private_key(csca_row, master)
+    if not isinstance(csca_key, ec.EllipticCurvePrivateKey):
+        raise ConfigError(f"CSCA key {csca_row.kid} is not an ECDSA key")
+    dsc = pki.dsc_certificate(
+        pub, csca_key=csca_key, csca=csca_cert, region_code=issuer, region_name=name, at=at,
+        demo=demo,
+    )  # fmt: skip
+    return certificate_kid(dsc).hex(), dsc.public_bytes(serialization.Encoding.DER)
 
 
 def ensure_issuers(session: Session, *, master: bytes, at: datetime, dev_keys: bool) -> int:
@@ -223,7 +305,7 @@ def revoke_key(session: Session, *, kid: str, reason: str, at: datetime, actor: 
 
     :raises NotFound: unknown kid.
     """
-    row = session.get(SigningKey, kid.lower())
+    row = session.get(SigningKey, kid) or session.get(SigningKey, kid.lower())
     if row is None:
         raise NotFound(f"no key with kid {kid}")
     row.status = "revoked"
@@ -251,11 +333,73 @@ def _listed_keys(session: Session, at: datetime) -> Iterable[SigningKey]:
         yield k
 
 
+def shc_issuer_url(public_url: str, issuer: str) -> str:
+    """The SMART Health Card ``iss`` of a region: ``{public_url}/issuers/{code}``."""
+    return f"{public_url.rstrip('/')}/issuers/{issuer}"
+
+
+def listed_ecert_keys(session: Session, purpose: str, at: datetime) -> list[SigningKey]:
+    """E-certificate keys verifiers should trust at ``at``, ordered by issuer and kid.
+
+    ``dcc``: every DSC not revoked whose certificate has not expired (certificates it
+    signed stay verifiable while it is valid). ``shc``: keys not revoked, rotated ones for
+    :data:`SHC_ROTATED_GRACE_DAYS`. A revoked key is simply no longer listed, as in the
+    EU gateway and SHC key sets.
+    """
+    grace = at - timedelta(days=SHC_ROTATED_GRACE_DAYS)
+    out = []
+    for k in session.execute(
+        select(SigningKey)
+        .where(SigningKey.purpose == purpose, SigningKey.status != "revoked")
+        .order_by(SigningKey.issuer_code, SigningKey.kid)
+    ).scalars():
+        if purpose == "dcc":
+            if not k.certificate:
+                continue
+            if x509.load_der_x509_certificate(k.certificate).not_valid_after_utc <= at:
+                continue
+        elif k.status == "rotated" and k.rotated_at is not None and k.rotated_at < grace:
+            continue
+        out.append(k)
+    return out
+
+
+def shc_jwk(row: SigningKey) -> dict[str, str]:
+    """The key-set entry (JWK) of an ``shc`` key."""
+    from healthcode.credentials.shc import public_jwk
+
+    pub = load_public_der(row.public_key)
+    if not isinstance(pub, ec.EllipticCurvePublicKey):
+        raise ConfigError(f"SHC key {row.kid} is not an ECDSA key")
+    return public_jwk(pub)
+
+
 def trust_store_from_db(
-    session: Session, *, at: datetime, production: bool, clock_skew_seconds: int
+    session: Session,
+    *,
+    at: datetime,
+    production: bool,
+    clock_skew_seconds: int,
+    public_url: str = DEFAULT_PUBLIC_URL,
 ) -> TrustStore:
-    """The verifier's trust store straight from this database (same content as the trust list)."""
+    """The verifier's trust store straight from this database (same content as the trust list).
+
+    A production store leaves DEMO e-certificate keys out (their certificates read as
+    ``unknown-kid`` / ``unknown-issuer``).
+    """
+    from healthcode.credentials.hcert import certificate_kid
+
     store = TrustStore(production=production, clock_skew_seconds=clock_skew_seconds)
+    for k in listed_ecert_keys(session, "dcc", at):
+        if production and k.demo:
+            continue
+        assert k.certificate is not None  # noqa: S101 - listed keys have one
+        cert = x509.load_der_x509_certificate(k.certificate)
+        store.dcc.setdefault(certificate_kid(cert), []).append(cert)
+    for k in listed_ecert_keys(session, "shc", at):
+        if production and k.demo:
+            continue
+        store.shc.setdefault(shc_issuer_url(public_url, k.issuer_code), []).append(shc_jwk(k))
     for k in _listed_keys(session, at):
         store.native[bytes.fromhex(k.kid)] = TrustedKey(
             kid=bytes.fromhex(k.kid),
@@ -269,15 +413,46 @@ def trust_store_from_db(
     return store
 
 
-def build_trust_list(session: Session, *, master: bytes, at: datetime) -> dict[str, object]:
+def build_trust_list(
+    session: Session, *, master: bytes, at: datetime, public_url: str = DEFAULT_PUBLIC_URL
+) -> dict[str, object]:
     """Build and sign the trust list (see the module docstring).
 
+    :param public_url: base URL of the SHC issuers (``HEALTHCODE_PUBLIC_URL``).
     :raises NotFound: no national trust-list key.
     """
+    from healthcode.credentials.hcert import certificate_kid
+
     anchor = active_key(session, NATIONAL.code, "trust-list")
     issuers: dict[str, dict[str, object]] = {}
+    dcc: dict[str, list[dict[str, object]]] = {}
+    shc: dict[str, list[dict[str, object]]] = {}
     for i in session.execute(select(Issuer).order_by(Issuer.code)).scalars():
-        issuers[i.code] = {"code": i.code, "name": i.name, "code_name": i.code_name, "keys": []}
+        dcc[i.code], shc[i.code] = [], []
+        issuers[i.code] = {
+            "code": i.code, "name": i.name, "code_name": i.code_name, "keys": [],
+            "dcc": dcc[i.code], "shc": shc[i.code],
+        }  # fmt: skip
+    for k in listed_ecert_keys(session, "dcc", at):
+        assert k.certificate is not None  # noqa: S101 - listed keys have one
+        cert = x509.load_der_x509_certificate(k.certificate)
+        dcc[k.issuer_code].append(
+            {
+                "kid": base64.b64encode(certificate_kid(cert)).decode(),
+                "certificate": base64.b64encode(k.certificate).decode(),
+                "status": k.status,
+                "demo": k.demo,
+            }
+        )
+    for k in listed_ecert_keys(session, "shc", at):
+        shc[k.issuer_code].append(
+            {
+                "iss": shc_issuer_url(public_url, k.issuer_code),
+                "jwk": shc_jwk(k),
+                "status": k.status,
+                "demo": k.demo,
+            }
+        )
     for k in _listed_keys(session, at):
         keys = issuers[k.issuer_code]["keys"]
         assert isinstance(keys, list)  # noqa: S101 - built above
@@ -362,7 +537,46 @@ def trust_store_from_list(
                 )
     except (KeyError, TypeError, ValueError) as exc:
         raise TrustListInvalid(f"malformed key in trust list: {exc}") from exc
+    _ecert_trust_from_list(payload["issuers"], store, production=production)
     return store
+
+
+def _ecert_trust_from_list(issuers: object, store: TrustStore, *, production: bool) -> None:
+    """Fill ``store.dcc`` and ``store.shc`` from the issuers' ``dcc`` / ``shc`` entries
+    (absent in lists made before e-certificates: nothing to add). DEMO keys are left out
+    in production.
+
+    :raises TrustListInvalid: a certificate whose kid is not the listed one, or a key set
+        that is not a valid SHC key set.
+    """
+    from healthcode.credentials.errors import IssuerKeysInvalid
+    from healthcode.credentials.hcert import certificate_kid
+    from healthcode.credentials.shc import validate_keyset
+
+    sets: dict[str, list[dict[str, object]]] = {}
+    try:
+        assert isinstance(issuers, list)  # noqa: S101
+        for issuer in issuers:
+            for entry in issuer.get("dcc") or []:
+                if production and entry.get("demo"):
+                    continue
+                cert = x509.load_der_x509_certificate(base64.b64decode(entry["certificate"]))
+                kid = certificate_kid(cert)
+                if base64.b64decode(entry["kid"]) != kid:
+                    raise TrustListInvalid("a DCC certificate's kid is not the one listed")
+                store.dcc.setdefault(kid, []).append(cert)
+            for entry in issuer.get("shc") or []:
+                if production and entry.get("demo"):
+                    continue
+                if not isinstance(entry["iss"], str) or not isinstance(entry["jwk"], dict):
+                    raise TypeError("shc entries hold an iss and a jwk")
+                sets.setdefault(entry["iss"], []).append(entry["jwk"])
+        for iss, keys in sets.items():
+            store.shc[iss] = validate_keyset({"keys": keys}, iss=iss)
+    except IssuerKeysInvalid as exc:
+        raise TrustListInvalid(f"invalid SHC key set in trust list: {exc}") from exc
+    except (AssertionError, AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise TrustListInvalid(f"malformed e-certificate key in trust list: {exc}") from exc
 
 
 def checkpoint_signer(session: Session, master: bytes):  # type: ignore[no-untyped-def]

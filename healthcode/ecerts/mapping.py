@@ -1,0 +1,409 @@
+"""From a holder's records to e-certificate contents (电子证照) — pure: no database, no keys.
+
+Two formats, one source: the holder's vaccination and test facts
+(:func:`healthcode.facts.service.gather_facts`) and their sealed name and birth date.
+
+**EU DCC payload** (schema version :data:`DCC_VERSION`), one event per certificate,
+as the DCC specification requires:
+
+- vaccination certificate ``v``: the latest dose (highest date, then dose number);
+- test certificate ``t``: the latest test (by sampling time).
+
+| our fact | DCC field | value |
+| --- | --- | --- |
+| (always) | ``tg`` | ``840539006`` (COVID-19, SNOMED CT) |
+| vaccination ``product`` (free text) | ``vp`` / ``mp`` / ``ma`` | from :data:`VACCINES`; unknown → ``28531000087107`` / the text as recorded / ``unknown`` |
+| vaccination ``dose`` | ``dn``, ``sd`` | ``sd`` = the product's primary series (2 when unknown); a booster past it is ``n/n`` (EU encoding) |
+| vaccination ``date`` | ``dt`` | ``YYYY-MM-DD`` |
+| test ``kind`` | ``tt`` | ``pcr`` → ``LP6464-4`` (NAAT), ``antigen`` → ``LP217198-3`` (RAT) |
+| test ``result`` | ``tr`` | ``negative`` → ``260415000``, ``positive`` → ``260373001`` |
+| test ``sampled_at`` | ``sc`` | ISO 8601, UTC (``Z``) |
+| test ``lab`` | ``tc`` | the testing centre (left out when not recorded) |
+| where the event happened | ``co`` | ``CN`` (facts are recorded in China) |
+| — | ``is`` | ``healthcode <region> (<code>)`` + `` DEMO`` for DEMO keys |
+| — | ``ci`` | UVCI ``URN:UVCI:01:XH:<region>/<random>`` (no check character: it is optional) |
+
+A RAT's device identifier (``ma`` of ``t``, the JRC list) is not among our facts and is
+left out; rules that need it cannot accept such a certificate.
+
+**SMART Health Card**: a FHIR R4 bundle with a ``Patient`` (name as in the passport —
+the ICAO 9303 transliteration — then the name in its own script) and one
+``Immunization`` per recorded dose (CVX codes from :data:`VACCINES`, ``500``
+"non-US vaccine, product unknown" otherwise) or one ``Observation`` for the latest
+test (LOINC ``94500-6`` PCR / ``94558-4`` antigen, SNOMED ``260385009`` negative /
+``10828004`` positive).
+
+**Names.** The DCC wants the name as written (``fn``/``gn``) and transliterated
+per ICAO 9303 (``fnt``/``gnt``: ``A–Z`` and ``<``). Chinese names are split into
+surname (one character, or a compound surname from :data:`COMPOUND_SURNAMES`)
+and given name, and written in Hanyu Pinyin without tones, syllables joined, ü
+as ``YU`` — as Chinese passports do (张三丰 → ``ZHANG`` / ``SANFENG``, 吕 → ``LYU``);
+surnames read differently from the everyday reading come from
+:data:`SURNAME_READINGS` (单 → ``SHAN``). A name with ``·`` (阿依古丽·买买提)
+has its last part as the family name. A name in Latin letters is taken in
+passport order, family name first (``SMITH JOHN``, or ``SMITH, JOHN``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+#: CWT ``iss`` and the UVCI's country: ``XH`` is in the ISO 3166-1 user-assigned
+#: range (``XA``–``XZ``), never given to a country. healthcode is not a national
+#: authority, so it must not sign as ``CN``: a verifier should never mistake our
+#: certificates for the Chinese authorities' (nor for any other country's).
+ISSUER_COUNTRY = "XH"
+#: ``co`` of every event we certify: the vaccinations and tests recorded here happened in China.
+EVENT_COUNTRY = "CN"
+DCC_VERSION = "1.3.0"
+DISEASE_COVID19 = "840539006"
+TEST_TYPES = {"pcr": "LP6464-4", "antigen": "LP217198-3"}
+TEST_RESULTS = {"negative": "260415000", "positive": "260373001"}
+#: SHC: LOINC codes of the test and SNOMED codes of the result.
+SHC_TEST_CODES = {"pcr": "94500-6", "antigen": "94558-4"}
+SHC_RESULTS = {"negative": "260385009", "positive": "10828004"}
+SHC_CVX_UNKNOWN = "500"
+DCC_VP_UNKNOWN = "28531000087107"  # "COVID-19 vaccine" (SNOMED), the generic code
+
+HEALTH_CARD = "https://smarthealth.cards#health-card"
+SHC_COVID19 = "https://smarthealth.cards#covid19"
+SHC_IMMUNIZATION = "https://smarthealth.cards#immunization"
+SHC_LABORATORY = "https://smarthealth.cards#laboratory"
+FHIR_VERSION = "4.0.1"
+
+KINDS = ("vaccination", "test")
+FORMATS = ("hc1", "shc")
+
+
+@dataclass(frozen=True)
+class Vaccine:
+    """A vaccine we can name in both formats.
+
+    :ivar mp: EU ``vaccines-covid-19-names`` code; :ivar ma: ``vaccines-covid-19-auth-holders``;
+    :ivar vp: ``sct-vaccines-covid-19`` type; :ivar cvx: CDC CVX code (SHC);
+    :ivar series: doses of the primary series; :ivar aliases: lower-case spellings found in
+        recorded ``product`` text (brand, company, Chinese names).
+    """
+
+    name: str
+    mp: str
+    ma: str
+    vp: str
+    cvx: str
+    series: int
+    aliases: tuple[str, ...]
+
+
+#: Codes from the EU value sets' ``vaccine-encoding-instructions.json`` and the CDC CVX list.
+VACCINES: tuple[Vaccine, ...] = (
+    Vaccine(
+        "CoronaVac (Sinovac)", "CoronaVac", "Sinovac-Biotech", "1157024006", "511", 2,
+        ("coronavac", "sinovac", "科兴", "克尔来福"),
+    ),
+    Vaccine(
+        "WIBP-CorV (Sinopharm, Wuhan)", "WIBP-CorV", "Sinopharm-WIBP", "1157024006", "500", 2,
+        ("wibp", "武汉生物", "国药中生武汉"),
+    ),
+    Vaccine(
+        "BBIBP-CorV (Sinopharm, Beijing)", "BBIBP-CorV", "ORG-100020693", "1157024006", "510", 2,
+        ("bbibp", "sinopharm", "北京生物", "国药中生北京", "众爱可维", "国药"),
+    ),
+    Vaccine(
+        "Convidecia (CanSino)", "Convidecia", "ORG-100013793", "29061000087103", "506", 1,
+        ("convidecia", "cansino", "康希诺", "克威莎", "ad5-ncov"),
+    ),
+    Vaccine(
+        "Comirnaty (BioNTech/Pfizer)", "EU/1/20/1528", "ORG-100030215", "1119349007", "208", 2,
+        ("comirnaty", "biontech", "pfizer", "复必泰"),
+    ),
+    Vaccine(
+        "Spikevax (Moderna)", "EU/1/20/1507", "ORG-100031184", "1119349007", "207", 2,
+        ("spikevax", "moderna"),
+    ),
+)  # fmt: skip
+
+
+def find_vaccine(product: str) -> Vaccine | None:
+    """The :data:`VACCINES` entry whose alias occurs in ``product`` (case-insensitive), if any."""
+    text = re.sub(r"[\s_]+", "", unicodedata.normalize("NFKC", product or "")).lower()
+    if not text:
+        return None
+    for vaccine in VACCINES:
+        if any(alias in text for alias in vaccine.aliases):
+            return vaccine
+    return None
+
+
+# --- names --------------------------------------------------------------------------
+COMPOUND_SURNAMES = (
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "令狐", "夏侯", "慕容", "宇文", "长孙",
+    "司徒", "尉迟", "公孙", "轩辕", "端木", "澹台", "南宫", "呼延", "独孤", "西门", "万俟",
+    "闻人", "申屠", "太史", "单于", "司空", "公冶", "百里", "东郭", "钟离", "赫连", "濮阳",
+)  # fmt: skip
+#: Surnames whose reading differs from the character's everyday reading.
+SURNAME_READINGS = {
+    "单": "shan", "曾": "zeng", "区": "ou", "仇": "qiu", "解": "xie", "查": "zha",
+    "朴": "piao", "乐": "yue", "覃": "qin", "缪": "miao", "翟": "zhai", "盖": "ge",
+    "种": "chong", "召": "shao", "秘": "bi", "员": "yun", "繁": "po", "宿": "su",
+    "万俟": "moqi", "尉迟": "yuchi", "单于": "chanyu", "长孙": "zhangsun", "澹台": "tantai",
+    "那": "na", "沈": "shen", "纪": "ji", "燕": "yan", "华": "hua", "任": "ren",
+}  # fmt: skip
+_DOTS = re.compile(r"[·•・‧.]")
+_ICAO_SPECIAL = {
+    "Ä": "AE",
+    "Ö": "OE",
+    "Ü": "UE",
+    "Å": "AA",
+    "ß": "SS",
+    "Æ": "AE",
+    "Ø": "OE",
+    "Œ": "OE",
+    "Þ": "TH",
+    "Ð": "D",
+    "Ł": "L",
+}
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or ch >= "\U00020000"
+
+
+@dataclass(frozen=True)
+class PersonName:
+    """A name split for certificates: as written, and transliterated (ICAO 9303).
+
+    :ivar written: the whole name as recorded (``张三丰``, ``阿依古丽·买买提``).
+    """
+
+    written: str
+    family: str
+    given: str
+    family_icao: str
+    given_icao: str
+
+    @property
+    def latin(self) -> str:
+        """``ZHANG SANFENG`` — family name first, as in the passport."""
+        return " ".join(p.replace("<", " ") for p in (self.family_icao, self.given_icao) if p)
+
+
+def _pinyin(text: str, *, surname: bool = False) -> str:
+    from pypinyin import lazy_pinyin
+
+    if surname and text in SURNAME_READINGS:
+        return SURNAME_READINGS[text]
+    if surname and len(text) > 1 and text[0] in SURNAME_READINGS:
+        return SURNAME_READINGS[text[0]] + _pinyin(text[1:])
+    return "".join(s.replace("v", "yu") if s.isascii() else s for s in lazy_pinyin(text))
+
+
+def icao_transliterate(text: str, *, surname: bool = False) -> str:
+    """Text → ``A–Z`` and ``<`` (ICAO 9303 style): Chinese as Hanyu Pinyin (ü → ``YU``),
+    Latin letters without diacritics, spaces and hyphens as ``<``, everything else dropped.
+    """
+    if any(_is_cjk(c) for c in text):
+        parts = [p for p in _DOTS.split(text) if p]
+        text = "<".join(
+            _pinyin(p, surname=surname and i == len(parts) - 1) for i, p in enumerate(parts)
+        )
+    out: list[str] = []
+    for ch in text.upper():
+        if ch in _ICAO_SPECIAL:
+            out.append(_ICAO_SPECIAL[ch])
+            continue
+        base = unicodedata.normalize("NFKD", ch)[0]
+        if "A" <= base <= "Z":
+            out.append(base)
+        elif ch in " -<,·":
+            out.append("<")
+    return re.sub(r"<+", "<", "".join(out)).strip("<")[:80]
+
+
+def split_name(name: str) -> PersonName:
+    """Split a recorded name into family and given name (rules in the module docstring)."""
+    name = unicodedata.normalize("NFC", name.strip())
+    if _DOTS.search(name) and any(_is_cjk(c) for c in name):
+        parts = [p for p in _DOTS.split(name) if p]
+        family, given = parts[-1], "·".join(parts[:-1])
+    elif name and _is_cjk(name[0]):
+        size = 2 if name[:2] in COMPOUND_SURNAMES and len(name) > 2 else 1
+        family, given = name[:size], name[size:]
+    elif "," in name:
+        family, given = (p.strip() for p in name.split(",", 1))
+    else:
+        tokens = name.split()
+        family, given = (tokens[0], " ".join(tokens[1:])) if tokens else ("", "")
+    return PersonName(
+        written=name,
+        family=family,
+        given=given,
+        family_icao=icao_transliterate(family, surname=True),
+        given_icao=icao_transliterate(given),
+    )
+
+
+# --- EU DCC -------------------------------------------------------------------------
+def uvci(region_code: str, serial: str) -> str:
+    """``URN:UVCI:01:XH:<region>/<serial>``: version 01, our user-assigned country code,
+    the issuing region and a random serial (``[0-9A-Z]``)."""
+    if not re.fullmatch(r"[0-9A-Z]{8,40}", serial):
+        raise ValueError("a UVCI serial is 8 to 40 characters of 0-9 A-Z")
+    return f"URN:UVCI:01:{ISSUER_COUNTRY}:{region_code}/{serial}"
+
+
+def dcc_name(person: PersonName) -> dict[str, str]:
+    nam = {"fn": person.family, "fnt": person.family_icao}
+    if person.given:
+        nam.update(gn=person.given, gnt=person.given_icao)
+    return nam
+
+
+def latest_vaccination(vaccinations: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The last dose: latest date, then highest dose number."""
+    if not vaccinations:
+        return None
+    return max(vaccinations, key=lambda v: (str(v.get("date") or ""), int(v.get("dose") or 0)))
+
+
+def latest_test(tests: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    if not tests:
+        return None
+    return max(tests, key=lambda t: datetime.fromisoformat(str(t["sampled_at"])))
+
+
+def dose_numbers(dose: int, vaccine: Vaccine | None) -> tuple[int, int]:
+    """``(dn, sd)``: a dose past the primary series is written ``n/n`` (EU booster encoding)."""
+    series = vaccine.series if vaccine is not None else 2
+    return dose, max(series, dose)
+
+
+def dcc_vaccination_entry(
+    dose: Mapping[str, Any], *, issuer: str, certificate_id: str
+) -> dict[str, Any]:
+    """The ``v`` entry of one recorded dose (``{"dose", "date", "product"}``)."""
+    product = str(dose.get("product") or "").strip()
+    vaccine = find_vaccine(product)
+    dn, sd = dose_numbers(int(dose["dose"]), vaccine)
+    return {
+        "tg": DISEASE_COVID19,
+        "vp": vaccine.vp if vaccine else DCC_VP_UNKNOWN,
+        "mp": vaccine.mp if vaccine else (product[:80] or "unknown"),
+        "ma": vaccine.ma if vaccine else "unknown",
+        "dn": dn,
+        "sd": sd,
+        "dt": str(dose["date"]),
+        "co": EVENT_COUNTRY,
+        "is": issuer[:80],
+        "ci": certificate_id,
+    }
+
+
+def utc_text(instant: str) -> str:
+    """ISO 8601 instant → ``YYYY-MM-DDTHH:MM:SSZ``."""
+    from datetime import UTC
+
+    return datetime.fromisoformat(instant).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def dcc_test_entry(test: Mapping[str, Any], *, issuer: str, certificate_id: str) -> dict[str, Any]:
+    """The ``t`` entry of one recorded test (``{"kind", "result", "sampled_at", "lab"}``)."""
+    entry: dict[str, Any] = {
+        "tg": DISEASE_COVID19,
+        "tt": TEST_TYPES[str(test["kind"])],
+        "sc": utc_text(str(test["sampled_at"])),
+        "tr": TEST_RESULTS[str(test["result"])],
+    }
+    lab = str(test.get("lab") or "").strip()
+    if lab:
+        entry["tc"] = lab[:80]
+    entry["co"] = EVENT_COUNTRY
+    entry["is"] = issuer[:80]
+    entry["ci"] = certificate_id
+    return entry
+
+
+def dcc_payload(
+    person: PersonName, birth_date: str | None, group: str, entry: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``{"ver", "nam", "dob", group: [entry]}`` (``dob`` empty when unknown, as the schema allows)."""
+    if group not in ("v", "t"):
+        raise ValueError("group is v or t")
+    return {"ver": DCC_VERSION, "nam": dcc_name(person), "dob": birth_date or "", group: [entry]}
+
+
+# --- SMART Health Cards -------------------------------------------------------------
+def fhir_patient(person: PersonName, birth_date: str | None) -> dict[str, Any]:
+    names: list[dict[str, Any]] = []
+    latin: dict[str, Any] = {"family": person.family_icao.replace("<", " ")}
+    if person.given_icao:
+        latin["given"] = [person.given_icao.replace("<", " ")]
+    names.append(latin)
+    if person.family and (person.family, person.given) != (latin["family"], person.given_icao):
+        native: dict[str, Any] = {"family": person.family}
+        if person.given:
+            native["given"] = [person.given]
+        names.append(native)
+    patient: dict[str, Any] = {"resourceType": "Patient", "name": names}
+    if birth_date:
+        patient["birthDate"] = birth_date
+    return patient
+
+
+def fhir_immunization(dose: Mapping[str, Any]) -> dict[str, Any]:
+    vaccine = find_vaccine(str(dose.get("product") or ""))
+    return {
+        "resourceType": "Immunization",
+        "status": "completed",
+        "vaccineCode": {
+            "coding": [
+                {
+                    "system": "http://hl7.org/fhir/sid/cvx",
+                    "code": vaccine.cvx if vaccine else SHC_CVX_UNKNOWN,
+                }
+            ]
+        },
+        "patient": {"reference": "resource:0"},
+        "occurrenceDateTime": str(dose["date"]),
+    }
+
+
+def fhir_observation(test: Mapping[str, Any]) -> dict[str, Any]:
+    observation: dict[str, Any] = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {
+            "coding": [{"system": "http://loinc.org", "code": SHC_TEST_CODES[str(test["kind"])]}]
+        },
+        "subject": {"reference": "resource:0"},
+        "effectiveDateTime": utc_text(str(test["sampled_at"])),
+    }
+    lab = str(test.get("lab") or "").strip()
+    if lab:
+        observation["performer"] = [{"display": lab[:80]}]
+    observation["valueCodeableConcept"] = {
+        "coding": [{"system": "http://snomed.info/sct", "code": SHC_RESULTS[str(test["result"])]}]
+    }
+    return observation
+
+
+def shc_vc(
+    kind: str, patient: Mapping[str, Any], resources: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The ``vc`` claim: types and a FHIR ``collection`` bundle (``resource:N`` URLs)."""
+    entries = [
+        {"fullUrl": f"resource:{i}", "resource": dict(r)}
+        for i, r in enumerate([patient, *resources])
+    ]
+    detail = SHC_IMMUNIZATION if kind == "vaccination" else SHC_LABORATORY
+    return {
+        "type": [HEALTH_CARD, SHC_COVID19, detail],
+        "credentialSubject": {
+            "fhirVersion": FHIR_VERSION,
+            "fhirBundle": {"resourceType": "Bundle", "type": "collection", "entry": entries},
+        },
+    }
