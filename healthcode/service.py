@@ -319,6 +319,18 @@ class HealthCode:
                 public_url=self.settings.public_url, actor=actor,
             )  # fmt: skip
 
+    def issuer_key_set(self, code: str) -> dict[str, Any]:
+        """The SMART Health Card key set (JWKS) of issuer ``code``: ``{"keys": [JWK, …]}``
+        (served at ``{iss}/.well-known/jwks.json``; empty until the region signs a card).
+
+        :raises NotFound: no such issuer.
+        """
+        with self.db.read() as s:
+            if s.get(Issuer, code) is None:
+                raise NotFound(f"no issuer {code!r}")
+            rows = issuers.listed_ecert_keys(s, "shc", self.now())
+            return {"keys": [issuers.shc_jwk(k) for k in rows if k.issuer_code == code]}
+
     # -- facts and risk areas ---------------------------------------------------------
     def import_facts(
         self, kind: str, rows: list[dict[str, Any]], *, source: str, actor: str = "cli"

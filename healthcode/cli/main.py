@@ -224,6 +224,46 @@ def code_cmd(holder_id: str, as_json: bool, png: str | None) -> None:
         click.echo(f"{out['colour']} ({out['status_code']}), expires {out['expires_at']}", err=True)
 
 
+# --------------------------------------------------------------------------- certificate
+@cli.command("certificate")
+@click.argument("holder_id")
+@click.option(
+    "--kind", default="vaccination", show_default=True, type=click.Choice(["vaccination", "test"])
+)
+@click.option(
+    "--format", "fmt", default="hc1", show_default=True, type=click.Choice(["hc1", "shc"]),
+    help="hc1: EU DCC / WHO GDHCN; shc: SMART Health Card.",
+)  # fmt: skip
+@click.option("--png", type=click.Path(dir_okay=False, writable=True), default=None, help="Also write the QR as PNG.")  # fmt: skip
+@click.option("--pdf", type=click.Path(dir_okay=False, writable=True), default=None, help="Also write a printable PDF.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def certificate_cmd(
+    holder_id: str, kind: str, fmt: str, png: str | None, pdf: str | None, as_json: bool
+) -> None:
+    """Issue an e-certificate (电子证照) of a holder's vaccination or latest test."""
+    svc = service()
+    try:
+        cert = svc.issue_certificate(holder_id, kind=kind, format=fmt)
+    except HealthCodeError as exc:
+        fail(exc, as_json=as_json)
+    if png:
+        from healthcode.credentials.qr import encode_png
+
+        Path(png).write_bytes(encode_png(cert.text))
+    if pdf:
+        from healthcode.ecerts.pdf import render_pdf
+
+        Path(pdf).write_bytes(render_pdf(cert))
+    if as_json:
+        emit(cert.to_dict())
+    else:
+        click.echo(cert.text)
+        click.echo(
+            f"{kind} ({fmt}), kid {cert.kid}, expires {cert.expires_at.isoformat()}", err=True
+        )
+
+
 # --------------------------------------------------------------------------- verify
 @cli.command("verify")
 @click.argument("inputs", nargs=-1, required=True)
@@ -509,7 +549,12 @@ def keys_list(as_json: bool) -> None:
 
 @keys.command("rotate")
 @click.argument("issuer")
-@click.option("--purpose", default="health-code", type=click.Choice(["health-code", "trust-list"]))
+@click.option(
+    "--purpose",
+    default="health-code",
+    type=click.Choice(["health-code", "trust-list", "dcc", "shc"]),
+    help="dcc / shc: e-certificate keys (a dcc key gets a DSC from the region's CSCA).",
+)
 @db_option
 def keys_rotate(issuer: str, purpose: str) -> None:
     """Create a new active key for ISSUER; the old one keeps verifying for the grace period."""
@@ -534,7 +579,12 @@ def keys_rotate(issuer: str, purpose: str) -> None:
 
 @keys.command("create")
 @click.argument("issuer")
-@click.option("--purpose", default="health-code", type=click.Choice(["health-code", "trust-list"]))
+@click.option(
+    "--purpose",
+    default="health-code",
+    type=click.Choice(["health-code", "trust-list", "dcc", "shc"]),
+    help="dcc / shc: e-certificate keys (a dcc key gets a DSC from the region's CSCA).",
+)
 @click.option("--alg", default="ES256", type=click.Choice(["ES256", "EdDSA"]))
 @db_option
 def keys_create(issuer: str, purpose: str, alg: str) -> None:
@@ -544,6 +594,8 @@ def keys_create(issuer: str, purpose: str, alg: str) -> None:
 
     if issuer not in BY_CODE:
         raise click.BadParameter(f"unknown issuer {issuer}", param_hint="ISSUER")
+    if purpose != "health-code" and alg != "ES256":
+        raise click.BadParameter(f"{purpose} keys are ES256", param_hint="--alg")
     svc = service()
     with svc.db.session() as s:
         row = isv.create_key(

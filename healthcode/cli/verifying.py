@@ -86,6 +86,9 @@ def build_trust(
                 clock_skew_seconds=settings.clock_skew_seconds,
             )
             store.native.update(ours.native)
+            for kid, cs in ours.dcc.items():
+                store.dcc.setdefault(kid, []).extend(cs)
+            store.shc.update(ours.shc)
         else:
             from healthcode.credentials.trustload import load_dcc_trust_list_json
 

@@ -13,6 +13,7 @@ from typing import Any
 import segno
 import zxingcpp
 from PIL import Image
+from segno import consts
 
 from healthcode.credentials.errors import NoQrFound, PictureUnreadable
 
@@ -30,7 +31,8 @@ def symbol(text: str) -> segno.QRCode:
     allows (``HP1:``/``HC1:`` use only that alphabet).
     """
     if text[:5].lower() == "shc:/" and text[5:].isascii() and text[5:].isdigit():
-        segments: Any = [(text[:5], "byte"), (text[5:], "numeric")]  # segno takes segments too
+        # segno takes a list of (content, mode constant) segments as well
+        segments: Any = [(text[:5], consts.MODE_BYTE), (text[5:], consts.MODE_NUMERIC)]
         return segno.make(segments, error="l", boost_error=True, micro=False)
     return segno.make(text, error="m", boost_error=False, micro=False)
 

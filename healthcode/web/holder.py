@@ -12,11 +12,12 @@ SameSite=Lax, Secure in production): pages redirect to the sign-in form,
 | ``POST /holder/sign-out`` | ends the session |
 | ``GET /holder`` | the code face (masked data, colour, reasons, history) |
 | ``GET /holder/code`` | JSON ``{"token", "expires_at", "colour", "status_code"}``, a fresh token |
+| ``GET /holder/certificates/{kind}.{png,pdf,txt}?format=hc1`` or ``shc`` | a freshly signed e-certificate (电子证照) of the holder's ``vaccination`` or latest ``test``: QR picture, printable PDF, or the QR text |
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Form
 from starlette.concurrency import run_in_threadpool
@@ -165,3 +166,38 @@ async def holder_code(request: Request) -> JSONResponse:
         raise SignInRequired("sign in first: POST /holder/sign-in")
     body: dict[str, Any] = await run_in_threadpool(st.service.issue_code, holder_id, actor=ACTOR)
     return JSONResponse(body, headers=NO_STORE)
+
+
+@router.get(
+    "/holder/certificates/{kind}.{ext}",
+    tags=[PAGE_TAG],
+    responses={401: {"description": "no session"}, 404: {"description": "no such record"}},
+)
+async def holder_certificate(
+    request: Request,
+    kind: Literal["vaccination", "test"],
+    ext: Literal["png", "pdf", "txt"],
+    format: Literal["hc1", "shc"] = "hc1",
+) -> Response:
+    """An e-certificate of the signed-in holder, signed now (each request issues and audits one)."""
+    st = state(request)
+    holder_id = await run_in_threadpool(_signed_in, request)
+    if holder_id is None:
+        raise SignInRequired("sign in first: POST /holder/sign-in")
+    cert = await run_in_threadpool(
+        st.service.issue_certificate, holder_id, kind=kind, format=format, actor=ACTOR
+    )
+    name = f"healthcode-{kind}-{format}.{ext}"
+    headers = {**NO_STORE, "Content-Disposition": f'inline; filename="{name}"'}
+    if ext == "txt":
+        return Response(cert.text, media_type="text/plain; charset=utf-8", headers=headers)
+    if ext == "png":
+        from healthcode.credentials.qr import encode_png
+
+        png = await run_in_threadpool(encode_png, cert.text, scale=6)
+        return Response(png, media_type="image/png", headers=headers)
+    from healthcode.ecerts.pdf import render_pdf
+
+    pdf = await run_in_threadpool(render_pdf, cert)
+    headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return Response(pdf, media_type="application/pdf", headers=headers)

@@ -1,4 +1,4 @@
-"""Routes anyone may call: start page, readiness, the signed trust list."""
+"""Routes anyone may call: start page, readiness, the signed trust list, SHC issuer key sets."""
 
 from __future__ import annotations
 
@@ -37,3 +37,15 @@ async def trust_list(request: Request) -> JSONResponse:
     """The signed national trust list (all issuers' keys, revocations; see ``healthcode trust export``)."""
     body = await run_in_threadpool(state(request).service.trust_list, actor="web")
     return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
+
+
+@router.get("/issuers/{code}/.well-known/jwks.json", tags=["api"])
+async def issuer_jwks(request: Request, code: str) -> JSONResponse:
+    """The SMART Health Card key set of issuer ``code`` (the cards' ``iss`` is
+    ``{HEALTHCODE_PUBLIC_URL}/issuers/{code}``); open to any origin, as the SHC
+    specification asks of issuers."""
+    body = await run_in_threadpool(state(request).service.issuer_key_set, code)
+    return JSONResponse(
+        body,
+        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+    )
