@@ -1,0 +1,1 @@
+"""Rules: a safe CertLogic evaluator, versioned rule data, and the colour engine."""
