@@ -36,6 +36,7 @@ engine, records, sites, as_of = sys.argv[1], sys.argv[2], sys.argv[3], date.from
 geo = PlaceIndex.load()
 cell_sites = read_cell_sites(sites)
 t1 = time.perf_counter()
+cpu1 = resource.getrusage(resource.RUSAGE_SELF)
 extra = {}
 if engine == "duckdb-one":
     # one card on demand (as `healthcode trips card PHONE --records FILE` would): p50/p99
@@ -62,6 +63,8 @@ elif engine == "spark":
 else:
     cards = build_cards(records, as_of=as_of, geo=geo, cell_sites=cell_sites, engine=engine)
 t2 = time.perf_counter()
+cpu2 = resource.getrusage(resource.RUSAGE_SELF)
+extra["cpu_s"] = cpu2.ru_utime + cpu2.ru_stime - cpu1.ru_utime - cpu1.ru_stime
 text = cards_to_jsonl(cards)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"engine": engine, "setup_s": t1 - t0, "build_s": t2 - t1, "peak_mb": peak,
@@ -121,7 +124,7 @@ def main() -> None:
             r = run(engine, records, sites, as_of)
             runs[engine].append(r)
             print(
-                f"  run {i + 1}: {engine:7s} build {r['build_s']:6.1f} s  "
+                f"  run {i + 1}: {engine:7s} build {r['build_s']:6.1f} s (CPU {r['cpu_s']:5.1f} s)  "
                 f"(+ polygons/sites {r['setup_s']:.1f} s)  peak {r['peak_mb']:6.0f} MB  "
                 f"{r['cards']:,} cards  sha256 {str(r['sha256'])[:12]}"
             )
@@ -136,9 +139,11 @@ def main() -> None:
     if "pandas" in results:
         med = {e: statistics.median(float(r["build_s"]) for r in rs) for e, rs in runs.items()}
         best = {e: min(float(r["build_s"]) for r in rs) for e, rs in runs.items()}
+        cpu = {e: statistics.median(float(r["cpu_s"]) for r in rs) for e, rs in runs.items()}
         print(
             f"DuckDB vs pandas: {med['pandas'] / med['duckdb']:.1f}x faster (medians), "
-            f"{best['pandas'] / best['duckdb']:.1f}x (best runs)"
+            f"{best['pandas'] / best['duckdb']:.1f}x (best runs); CPU time "
+            f"{cpu['duckdb']:.1f} s vs {cpu['pandas']:.1f} s ({cpu['pandas'] / cpu['duckdb']:.1f}x less work)"
         )
     if not args.no_spark:
         r = run("spark", records, sites, as_of)

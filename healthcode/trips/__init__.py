@@ -22,8 +22,12 @@ Units and shapes:
   :meth:`TripCard.to_json` is the card JSON contract (masked phone).
 
 Engines (same signature, byte-identical JSON): :mod:`.engine_duckdb` (default),
-:mod:`.engine_spark` (PySpark; the ``spark`` extra and Java 17),
-:mod:`.engine_pandas` (reference). :func:`build_cards` dispatches by name.
+:mod:`.engine_spark` (PySpark; the ``spark`` extra and Java 17; also
+``write_cards`` for cluster runs without collecting), :mod:`.engine_pandas`
+(reference). :func:`build_cards` dispatches by name. :mod:`.synthetic` makes
+realistic cell-signalling records for benchmarks and cross-checks.
+
+Full documentation: ``docs/trip-card.md``.
 
 Errors (see :mod:`.errors`): :class:`RecordsRejected` (bad rows, nothing read;
 ``details`` lists file/line/code), :class:`UnknownRecordFormat`,

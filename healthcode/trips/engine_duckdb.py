@@ -112,6 +112,7 @@ def build_cards(
     con = duckdb.connect(":memory:", config=config)
     try:
         con.execute("SET enable_progress_bar = false")  # progress goes to `progress`
+        con.execute("SET preserve_insertion_order = false")  # cards are sorted afterwards
         report(progress, "read records", 1, STEPS)
         paths = as_paths(records)
         if paths is None:
