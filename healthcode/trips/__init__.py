@@ -74,6 +74,7 @@ from healthcode.trips.readers import (
     inspect_records,
     read_cell_sites,
     read_records,
+    record_span,
 )
 from healthcode.trips.risk import (
     EpisodeRiskLookup,
@@ -177,5 +178,6 @@ __all__ = [
     "mask_phone",
     "read_cell_sites",
     "read_records",
+    "record_span",
     "write_jsonl",
 ]

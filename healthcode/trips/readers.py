@@ -39,14 +39,17 @@ import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any, Final, Literal
+from types import MappingProxyType
+from typing import IO, Any, ClassVar, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from healthcode.trips.errors import RecordsRejected, RowErrorCode, UnknownRecordFormat
@@ -139,8 +142,8 @@ class GeolifePhoneMap:
     ``overrides`` (e.g. from :meth:`from_csv`) take precedence.
     """
 
-    SUBSET_DIGITS: Final[Mapping[str, int]] = field(
-        default_factory=lambda: {"geolife": 0, "geolife_long_10_MB": 1, "geolife_modes": 2}
+    SUBSET_DIGITS: ClassVar[Mapping[str, int]] = MappingProxyType(
+        {"geolife": 0, "geolife_long_10_MB": 1, "geolife_modes": 2}
     )
     overrides: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
@@ -901,3 +904,17 @@ def _read_plt(path: Path, phone: str) -> tuple[pa.Table, list[RowError], int]:
         offset_required=False,  # GeoLife .plt times are GMT by format
     )
     return table, errors, n
+
+
+def record_span(records: pa.Table) -> tuple[datetime, datetime] | None:
+    """First and last record instants (aware UTC) of a record table, or ``None`` when empty.
+
+    Lets a caller tell "no records in the window" from "query date outside the data".
+    """
+    if records.num_rows == 0:
+        return None
+    lo, hi = pc.min_max(records.column("epoch_s")).values()
+    return (
+        datetime.fromtimestamp(int(lo.as_py()), UTC),
+        datetime.fromtimestamp(int(hi.as_py()), UTC),
+    )

@@ -20,6 +20,7 @@ from healthcode.trips import (
     inspect_records,
     read_cell_sites,
     read_records,
+    record_span,
 )
 from tests.support.shared import shared_path
 
@@ -285,6 +286,13 @@ def test_phone_map_overrides(tmp_path):
     bad = write(tmp_path, "bad.csv", "subset,user,phone\ngeolife_modes,010,123\n")
     with pytest.raises(RecordsRejected):
         GeolifePhoneMap.from_csv(bad)
+
+
+def test_record_span(geolife):
+    first, last = record_span(geolife)
+    assert first == datetime(2007, 8, 4, 3, 30, 32, tzinfo=UTC)
+    assert last.year == 2011
+    assert record_span(geolife.slice(0, 0)) is None
 
 
 def test_geolife_points_file(geolife):
