@@ -7,13 +7,16 @@ Python, see :class:`UTCDateTime`); personal data is stored only sealed
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -243,3 +246,73 @@ class AuditCheckpoint(Base):
     kid: Mapped[str] = mapped_column(String(64))
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     at: Mapped[datetime]
+
+
+# --------------------------------------------------------------------------- trip card
+class TripPhone(Base):
+    """A phone number seen in location records, sealed; found by its blind index.
+
+    ``phone_index`` is :meth:`HolderKeys.phone_key` of the 11-digit number (the same
+    index as ``holders.phone_index``, so a holder's trip card is found without a
+    scan); ``phone`` is the number sealed under a key derived from the master key
+    (``aad`` = the index). Deleted by the retention sweep once no record or card
+    refers to it.
+    """
+
+    __tablename__ = "trip_phones"
+    phone_index: Mapped[str] = mapped_column(String(32), primary_key=True)
+    phone: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class LocationRecord(Base):
+    """One location record of a phone (exact duplicates are stored once).
+
+    ``epoch_s``: whole seconds since 1970-01-01 UTC (the engines' unit);
+    ``lon``/``lat``: WGS-84 degrees (from the record, or from its cell site);
+    ``cell_id``: the record's cell, if it named one; ``import_id``: the import run.
+    """
+
+    __tablename__ = "location_records"
+    phone_index: Mapped[str] = mapped_column(String(32), primary_key=True)
+    epoch_s: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    lon: Mapped[float] = mapped_column(Float, primary_key=True)
+    lat: Mapped[float] = mapped_column(Float, primary_key=True)
+    cell_id: Mapped[str | None] = mapped_column(String(64))
+    import_id: Mapped[str] = mapped_column(String(40))
+
+    __table_args__ = (Index("ix_location_records_epoch_s", "epoch_s"),)
+
+
+class TripCardRow(Base):
+    """A computed trip card per (phone index, query date).
+
+    ``card``: the card JSON line (masked phone only), exactly as printed;
+    ``source``: ``records`` (stored records) or ``files`` (``--records`` files);
+    ``risk_import``: the risk-area import the stars were taken from (a card whose
+    policy uses the risk list is recomputed when the list changes).
+    """
+
+    __tablename__ = "trip_cards"
+    phone_index: Mapped[str] = mapped_column(String(32), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    card: Mapped[str] = mapped_column(Text)
+    colour: Mapped[str] = mapped_column(String(8))
+    policy: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime | None]
+    built_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(8))
+    risk_import: Mapped[str | None] = mapped_column(String(40))
+
+    __table_args__ = (Index("ix_trip_cards_as_of", "as_of"),)
+
+
+class TripSession(Base):
+    """A short trip-card session after an SMS code (cookie carries the token, table its hash)."""
+
+    __tablename__ = "trip_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone_index: Mapped[str] = mapped_column(String(32))
+    phone_masked: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
