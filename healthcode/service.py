@@ -289,6 +289,11 @@ class HealthCode:
                 },
             )
 
+    def anchor_keys(self) -> list[bytes]:
+        """SPKI DER of the national trust anchors this deployment pins."""
+        with self.db.read() as s:
+            return issuers.anchor_keys(s)
+
     def trust_list(self, *, actor: str = "cli") -> dict[str, Any]:
         """The signed trust list (see :mod:`healthcode.issuers.service`)."""
         with self.db.session() as s:

@@ -26,6 +26,10 @@ from healthcode.errors import HealthCodeError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: Errors that mean an option or its file cannot be used at all (exit 2), whatever their HTTP status.
+USAGE_CODES = {"trust-list-invalid", "trust-file-invalid", "config-invalid"}
+
+
 def emit(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, indent=None, default=str))
 
@@ -40,7 +44,7 @@ def fail(exc: HealthCodeError, *, as_json: bool) -> NoReturn:
             click.echo(
                 f"  line {e.get('line')}: {e.get('field') or ''} {e.get('message')}", err=True
             )
-    raise SystemExit(2 if exc.status == 400 else 1)
+    raise SystemExit(2 if exc.status == 400 or exc.code in USAGE_CODES else 1)
 
 
 def db_option(fn: F) -> F:
@@ -276,6 +280,14 @@ def certificate_cmd(
     help="Our signed trust list, or an EU DCC trust-list JSON.",
 )
 @click.option(
+    "--trust-anchor",
+    "trust_anchors",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="National trust-anchor public key (PEM/DER) --trust-list must be signed by "
+    "(default: this database's anchor).",
+)
+@click.option(
     "--trust-cert",
     "trust_certs",
     multiple=True,
@@ -309,7 +321,7 @@ def certificate_cmd(
 @click.option("--json", "as_json", is_flag=True)
 @db_option
 def verify_cmd(
-    inputs: tuple[str, ...], at_text: str | None, trust_list: str | None, trust_certs: tuple[str, ...],
+    inputs: tuple[str, ...], at_text: str | None, trust_list: str | None, trust_anchors: tuple[str, ...], trust_certs: tuple[str, ...],
     issuer_keys: tuple[str, ...], revocations: tuple[str, ...], rules_file: str | None, country: str | None,
     lenient_prefix: bool, as_json: bool,
 ) -> None:  # fmt: skip
@@ -320,7 +332,7 @@ def verify_cmd(
     from healthcode.cli.verifying import build_options, build_trust, read_inputs
 
     settings = settings_from_ctx()
-    at = parse_time_option(at_text, "--at") if at_text else None
+    at = parse_time_option(at_text, "--at") if at_text is not None else None
     try:
         scanned = read_inputs(inputs)
         explicit = bool(trust_list or trust_certs or issuer_keys)
@@ -331,6 +343,7 @@ def verify_cmd(
             settings,
             at=at,
             trust_list=trust_list,
+            trust_anchors=trust_anchors,
             certs=trust_certs,
             issuer_keys=issuer_keys,
             revocations=revocations,
@@ -520,10 +533,43 @@ def trust_export(out: str | None) -> None:
         fail(exc, as_json=False)
     text = json.dumps(doc, ensure_ascii=False, indent=2)
     if out:
-        Path(out).write_text(text + "\n", encoding="utf-8")
+        _write_text(out, text + "\n")
         click.echo(f"trust list written to {out}", err=True)
     else:
         click.echo(text)
+
+
+@trust.command("anchor")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None)
+@db_option
+def trust_anchor(out: str | None) -> None:
+    """Write the national trust anchor's public key (PEM): what verifiers pin."""
+    from cryptography.hazmat.primitives import serialization
+
+    from healthcode.credentials.keys import load_public_der
+
+    svc = service()
+    pems = [
+        load_public_der(der).public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        for der in svc.anchor_keys()
+    ]
+    text = b"".join(pems).decode()
+    if out:
+        _write_text(out, text)
+        click.echo(f"trust anchor written to {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+def _write_text(path: str, text: str) -> None:
+    from healthcode.errors import MissingSharedFile
+
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(MissingSharedFile(f"cannot write {path}: {exc}"), as_json=False)
 
 
 @cli.group()

@@ -55,10 +55,11 @@ def build_trust(
     *,
     at: datetime,
     trust_list: str | None,
-    certs: tuple[str, ...],
-    issuer_keys: tuple[str, ...],
-    revocations: tuple[str, ...],
-    explicit: bool,
+    trust_anchors: tuple[str, ...] = (),
+    certs: tuple[str, ...] = (),
+    issuer_keys: tuple[str, ...] = (),
+    revocations: tuple[str, ...] = (),
+    explicit: bool = False,
 ) -> TrustStore:
     """The trust store: the database's (default) or only what the options name."""
     from healthcode.issuers.service import FORMAT, trust_store_from_list
@@ -76,14 +77,18 @@ def build_trust(
             raise MissingSharedFile(f"cannot read {trust_list}: {exc}") from exc
         try:
             doc = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             doc = None
         if isinstance(doc, dict) and doc.get("format") == FORMAT:
+            anchors = (
+                [read_public_key(a) for a in trust_anchors] if trust_anchors else svc.anchor_keys()
+            )
             ours = trust_store_from_list(
                 doc,
                 at=at,
                 production=settings.is_prod,
                 clock_skew_seconds=settings.clock_skew_seconds,
+                anchors=anchors,
             )
             store.native.update(ours.native)
             for kid, cs in ours.dcc.items():
@@ -113,6 +118,30 @@ def build_trust(
         if shc_lists:
             trustload.load_shc_crls(shc_lists, trust=store)
     return store
+
+
+def read_public_key(path: str) -> bytes:
+    """SubjectPublicKeyInfo DER from a PEM or DER public-key file (a trust anchor).
+
+    :raises MissingSharedFile: unreadable file; :raises InputError: not a public key.
+    """
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise MissingSharedFile(f"cannot read {path}: {exc}") from exc
+    try:
+        key = (
+            serialization.load_pem_public_key(data)
+            if data.lstrip().startswith(b"-----")
+            else serialization.load_der_public_key(data)
+        )
+    except ValueError as exc:
+        raise InputError(f"{path}: not a PEM or DER public key") from exc
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def _is_shc_crl(path: str) -> bool:

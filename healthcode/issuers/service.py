@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from cryptography import x509
@@ -489,53 +489,86 @@ def build_trust_list(
     }
 
 
+#: Longest lifetime a trust list may claim (``valid_until - issued_at``).
+MAX_TRUST_LIST_DAYS = 31
+
+
+def anchor_keys(session: Session) -> list[bytes]:
+    """SPKI DER of this database's national trust-list anchors (active and rotated)."""
+    return [
+        k.public_key
+        for k in session.execute(
+            select(SigningKey).where(
+                SigningKey.purpose == "trust-list", SigningKey.status != "revoked"
+            )
+        ).scalars()
+    ]
+
+
 def trust_store_from_list(
     doc: object,
     *,
     at: datetime,
     production: bool,
     clock_skew_seconds: int,
-    anchor_public_key: bytes | None = None,
+    anchors: Sequence[bytes] = (),
 ) -> TrustStore:
-    """Check a trust list's signature and validity, and build a trust store from it.
+    """Check a trust list against the verifier's pinned anchors, and build a trust store from it.
 
-    :param anchor_public_key: pinned anchor (SPKI DER); when None the list's own
-        anchor is used (self-signed: integrity only), and a DEMO anchor is refused in production.
-    :raises TrustListInvalid: malformed, bad signature, expired, or DEMO anchor in production.
+    A trust list proves nothing by itself (anyone can sign one): it must be
+    signed by a national anchor the verifier already trusts — from its own
+    database, or a ``--trust-anchor`` file.
+
+    :param anchors: SPKI DER of the pinned anchor keys; the list's signature must
+        verify with the one whose kid it names.
+    :raises TrustListInvalid: malformed, not signed by a pinned anchor, expired, lifetime
+        over :data:`MAX_TRUST_LIST_DAYS`, or a DEMO anchor in production.
     """
+    if not anchors:
+        raise TrustListInvalid(
+            "no trust anchor is pinned: give --trust-anchor (the national anchor key)"
+        )
+    pinned = {kid_for(load_public_der(der)).hex(): der for der in anchors}
     try:
-        assert isinstance(doc, dict) and doc.get("format") == FORMAT  # noqa: S101
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise TypeError(f"not a {FORMAT} document")
         payload = doc["payload"]
-        sig = base64.b64decode(doc["signature"]["value"])
-        anchor_der = anchor_public_key or base64.b64decode(payload["anchor"]["public_key"])
-        anchor = load_public_der(anchor_der)
-        assert isinstance(anchor, ec.EllipticCurvePublicKey)  # noqa: S101
+        sig = base64.b64decode(doc["signature"]["value"], validate=True)
+        kid = str(doc["signature"]["kid"]).lower()
+        if kid not in pinned:
+            raise TrustListInvalid("trust list is not signed by a pinned trust anchor")
+        anchor = load_public_der(pinned[kid])
+        if not isinstance(anchor, ec.EllipticCurvePublicKey):
+            raise TypeError("anchor is not an ECDSA key")
         anchor.verify(sig, _canonical(payload), ec.ECDSA(hashes.SHA256()))
-        valid_until = parse_instant(payload["valid_until"])
-        issued_at = parse_instant(payload["issued_at"])
+        valid_until = parse_instant(str(payload["valid_until"]))
+        issued_at = parse_instant(str(payload["issued_at"]))
     except InvalidSignature as exc:
         raise TrustListInvalid("trust list signature does not verify") from exc
-    except (AssertionError, KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
         raise TrustListInvalid(f"malformed trust list: {exc}") from exc
+    if valid_until - issued_at > timedelta(days=MAX_TRUST_LIST_DAYS):
+        raise TrustListInvalid(f"trust list claims a lifetime over {MAX_TRUST_LIST_DAYS} days")
     if not issued_at - timedelta(minutes=5) <= at < valid_until:
         raise TrustListInvalid("trust list is not valid at this time (expired or from the future)")
-    if production and payload["anchor"].get("demo"):
+    anchor_info = payload.get("anchor") if isinstance(payload, dict) else None
+    if production and (not isinstance(anchor_info, dict) or anchor_info.get("demo")):
         raise TrustListInvalid("trust list is signed by a DEMO anchor; refused in production")
     store = TrustStore(production=production, clock_skew_seconds=clock_skew_seconds)
     try:
         for issuer in payload["issuers"]:
             for k in issuer["keys"]:
-                kid = bytes.fromhex(k["kid"])
-                store.native[kid] = TrustedKey(
-                    kid=kid,
+                key_id = bytes.fromhex(k["kid"])
+                store.native[key_id] = TrustedKey(
+                    kid=key_id,
                     issuer=issuer["code"],
                     alg=k["alg"],
                     public_key=load_public_der(base64.b64decode(k["public_key"])),
                     status=k["status"],
                     demo=bool(k.get("demo")),
-                    not_after=parse_instant(k["not_after"]) if k.get("not_after") else None,
+                    not_after=parse_instant(str(k["not_after"])) if k.get("not_after") else None,
                 )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise TrustListInvalid(f"malformed key in trust list: {exc}") from exc
     _ecert_trust_from_list(payload["issuers"], store, production=production)
     return store

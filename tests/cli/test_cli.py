@@ -126,8 +126,22 @@ def test_verify_with_exported_trust_list_and_expired_at(run, tmp_path):
     hid = json.loads(enrol(run).stdout)["holder_id"]
     token = json.loads(run("code", hid, "--json").stdout)["token"]
     assert run("trust", "export", "--out", "trust.json").exit_code == 0
-    ok = run("verify", token, "--trust-list", "trust.json", "--json", db="other.db")
+    assert run("trust", "anchor", "--out", "anchor.pem").exit_code == 0
+    # another verifier (its own database) pins our national anchor and accepts the list
+    ok = run(
+        "verify",
+        token,
+        "--trust-list",
+        "trust.json",
+        "--trust-anchor",
+        "anchor.pem",
+        "--json",
+        db="other.db",
+    )
     assert json.loads(ok.stdout)["verdict"] == "valid"
+    # without the pin its own anchor does not sign our list: refused, exit 2
+    refused = run("verify", token, "--trust-list", "trust.json", "--json", db="other.db")
+    assert refused.exit_code == 2 and json.loads(refused.stdout)["code"] == "trust-list-invalid"
     late = run("verify", token, "--at", "2099-01-01T00:00:00Z", "--json")
     assert late.exit_code == 1 and "expired" in json.loads(late.stdout)["reasons"]
 

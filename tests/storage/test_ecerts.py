@@ -199,7 +199,9 @@ def test_trust_list_carries_the_e_certificate_keys(ec_svc):
     assert beijing["shc"][0]["jwk"]["kid"] == card.kid and "d" not in beijing["shc"][0]["jwk"]
     shanghai = next(i for i in doc["payload"]["issuers"] if i["code"] == "310000")
     assert shanghai["dcc"] == [] and shanghai["shc"] == []
-    store = trust_store_from_list(doc, at=ec_svc.now(), production=False, clock_skew_seconds=30)
+    store = trust_store_from_list(
+        doc, at=ec_svc.now(), production=False, clock_skew_seconds=30, anchors=ec_svc.anchor_keys()
+    )
     assert ec_svc.verify([dcc.text], trust=store).verdict == "valid"
     assert ec_svc.verify([card.text], trust=store).verdict == "valid"
     # a DSC swapped for another certificate under the listed kid breaks the list
@@ -208,7 +210,13 @@ def test_trust_list_carries_the_e_certificate_keys(ec_svc):
     from healthcode.errors import TrustListInvalid
 
     with pytest.raises(TrustListInvalid):
-        trust_store_from_list(doc, at=ec_svc.now(), production=False, clock_skew_seconds=30)
+        trust_store_from_list(
+            doc,
+            at=ec_svc.now(),
+            production=False,
+            clock_skew_seconds=30,
+            anchors=ec_svc.anchor_keys(),
+        )
 
 
 def test_dsc_certificate_and_keys(ec_svc):

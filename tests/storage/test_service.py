@@ -75,7 +75,11 @@ def test_code_round_trip_and_mutual_recognition_via_trust_list(svc):
     from healthcode.issuers.service import trust_store_from_list
 
     store = trust_store_from_list(
-        svc.trust_list(), at=svc.now(), production=False, clock_skew_seconds=30
+        svc.trust_list(),
+        at=svc.now(),
+        production=False,
+        clock_skew_seconds=30,
+        anchors=svc.anchor_keys(),
     )
     assert svc.verify([code["token"]], trust=store).verdict == "valid"
 
@@ -84,13 +88,35 @@ def test_tampered_trust_list_is_refused(svc):
     from healthcode.errors import TrustListInvalid
     from healthcode.issuers.service import trust_store_from_list
 
+    anchors = svc.anchor_keys()
     doc = svc.trust_list()
     doc["payload"]["issuers"][0]["keys"] = []
     with pytest.raises(TrustListInvalid):
-        trust_store_from_list(doc, at=svc.now(), production=False, clock_skew_seconds=30)
+        trust_store_from_list(
+            doc, at=svc.now(), production=False, clock_skew_seconds=30, anchors=anchors
+        )
     with pytest.raises(TrustListInvalid):  # DEMO anchor in production
         trust_store_from_list(
-            svc.trust_list(), at=svc.now(), production=True, clock_skew_seconds=30
+            svc.trust_list(), at=svc.now(), production=True, clock_skew_seconds=30, anchors=anchors
+        )
+
+
+def test_a_trust_list_signed_by_an_unpinned_anchor_is_refused(svc, tmp_path):
+    """Anyone can sign a list naming their own keys: only a pinned anchor counts."""
+    from healthcode.errors import TrustListInvalid
+    from healthcode.issuers.service import trust_store_from_list
+    from healthcode.service import HealthCode
+
+    forger = HealthCode(type(svc.settings)(db=str(tmp_path / "forger.db")), clock=svc.clock)
+    forged = forger.trust_list()
+    forger.close()
+    with pytest.raises(TrustListInvalid, match="pinned"):
+        trust_store_from_list(
+            forged, at=svc.now(), production=False, clock_skew_seconds=30, anchors=svc.anchor_keys()
+        )
+    with pytest.raises(TrustListInvalid, match="pinned"):
+        trust_store_from_list(
+            svc.trust_list(), at=svc.now(), production=False, clock_skew_seconds=30
         )
 
 
