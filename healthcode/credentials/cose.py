@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import cbor2
 from cryptography.exceptions import InvalidSignature
@@ -29,6 +29,8 @@ HDR_ALG = 1
 HDR_KID = 4
 TAG_SIGN1 = 18
 TAG_CWT = 61
+_FRAMINGS = frozenset({(), (TAG_SIGN1,), (TAG_CWT, TAG_SIGN1)})
+_FROZENDICT: type = getattr(cbor2, "frozendict", dict)
 
 ALG_ES256 = -7
 ALG_ES384 = -35
@@ -76,8 +78,28 @@ class Sign1:
         return bytes(kid) if isinstance(kid, bytes | bytearray) else None
 
     def to_be_signed(self) -> bytes:
-        """Sig_structure ``["Signature1", protected, external_aad=b"", payload]`` (RFC 9052 §4.4)."""
-        return cbor2.dumps(["Signature1", self.protected_bytes, b"", self.payload])
+        """Sig_structure ``["Signature1", protected, external_aad=b"", payload]`` (RFC 9052 §4.4),
+        in the deterministic CBOR encoding (what ``cbor2.dumps`` of that array gives)."""
+        prot, payload = self.protected_bytes, self.payload
+        return b"".join(
+            (_SIG1_HEAD, _bstr_head(len(prot)), prot, b"\x40", _bstr_head(len(payload)), payload)
+        )
+
+
+_SIG1_HEAD = b"\x84\x6aSignature1"  # array(4), text(10) "Signature1"
+
+
+def _bstr_head(size: int) -> bytes:
+    """CBOR byte-string header for ``size`` bytes, shortest form (RFC 8949 §4.2.1)."""
+    if size < 24:
+        return bytes((0x40 | size,))
+    if size < 0x100:
+        return bytes((0x58, size))
+    if size < 0x10000:
+        return b"\x59" + size.to_bytes(2, "big")
+    if size < 0x100000000:
+        return b"\x5a" + size.to_bytes(4, "big")
+    return b"\x5b" + size.to_bytes(8, "big")
 
 
 def decode_sign1(data: bytes) -> Sign1:
@@ -90,34 +112,36 @@ def decode_sign1(data: bytes) -> Sign1:
         item = cbor2.CBORDecoder(fp).decode()
     except Exception as exc:  # cbor2 raises several types on hostile input
         raise CoseInvalid(f"not a CBOR item: {exc}") from exc
-    if fp.read(1):
+    if fp.tell() != len(data):
         raise CoseInvalid("data after the COSE structure")
-    tags: list[int] = []
+    tags: tuple[int, ...] = ()
     while isinstance(item, cbor2.CBORTag):
-        tags.append(item.tag)
+        tags = (*tags, item.tag)
         item = item.value
-    if tuple(tags) not in ((), (TAG_SIGN1,), (TAG_CWT, TAG_SIGN1)):
-        raise CoseInvalid(f"unexpected CBOR tags {tags}")
-    if not isinstance(item, list | tuple) or len(item) != 4:
+    if tags not in _FRAMINGS:
+        raise CoseInvalid(f"unexpected CBOR tags {list(tags)}")
+    if (type(item) is not list and not isinstance(item, list | tuple)) or len(item) != 4:
         raise CoseInvalid("COSE_Sign1 must be an array of 4 items")
     prot_b, unprot, payload, sig = item
-    if (
-        not isinstance(prot_b, bytes)
-        or not isinstance(payload, bytes)
-        or not isinstance(sig, bytes)
+    # exact type checks first (cbor2 gives bytes and dict); anything else takes the slow path
+    if not (
+        (type(prot_b) is bytes or isinstance(prot_b, bytes))
+        and (type(payload) is bytes or isinstance(payload, bytes))
+        and (type(sig) is bytes or isinstance(sig, bytes))
     ):
         raise CoseInvalid("COSE_Sign1 fields have wrong types")
-    if type(unprot) is not dict and not isinstance(
-        unprot, Mapping
-    ):  # cbor2 6.x: frozendict in tags
-        raise CoseInvalid("unprotected header is not a map")
+    if type(unprot) is not dict:
+        # cbor2 6.x gives a frozendict for a map inside a tag
+        if type(unprot) is not _FROZENDICT and not isinstance(unprot, Mapping):
+            raise CoseInvalid("unprotected header is not a map")
+        unprot = dict(unprot)  # type: ignore[call-overload]  # a Mapping, checked above
     try:
         prot = cbor2.loads(prot_b) if prot_b else {}
     except Exception as exc:
         raise CoseInvalid(f"protected header is not CBOR: {exc}") from exc
     if not isinstance(prot, dict):
         raise CoseInvalid("protected header is not a map")
-    return Sign1(prot_b, prot, dict(unprot), payload, sig, tuple(tags))
+    return Sign1(prot_b, prot, unprot, payload, sig, tags)
 
 
 def encode_sign1(payload: bytes, *, key: PrivateKey, alg: int, kid: bytes) -> bytes:
@@ -138,6 +162,20 @@ def encode_sign1(payload: bytes, *, key: PrivateKey, alg: int, kid: bytes) -> by
     return cbor2.dumps(cbor2.CBORTag(TAG_SIGN1, [prot_b, {}, payload, sig]))
 
 
+#: Concrete classes seen to be EC public keys (an exact type lookup instead of the ABC check).
+_EC_KEY_TYPES: set[type] = set()
+
+
+def _is_ec_key(key: object) -> TypeGuard[ec.EllipticCurvePublicKey]:
+    """``isinstance(key, EllipticCurvePublicKey)``, by exact type once a class was seen."""
+    if type(key) in _EC_KEY_TYPES:
+        return True
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        _EC_KEY_TYPES.add(type(key))
+        return True
+    return False
+
+
 def verify_signature(sign1: Sign1, key: PublicKey) -> None:
     """Check ``sign1``'s signature with ``key`` over the received bytes.
 
@@ -148,7 +186,7 @@ def verify_signature(sign1: Sign1, key: PublicKey) -> None:
     tbs = sign1.to_be_signed()
     sig = sign1.signature
     try:
-        if alg in (ALG_ES256, ALG_ES384) and isinstance(key, ec.EllipticCurvePublicKey):
+        if alg in (ALG_ES256, ALG_ES384) and _is_ec_key(key):
             size = 32 if alg == ALG_ES256 else 48
             if len(sig) != 2 * size:
                 raise SignatureInvalid("ECDSA signature has the wrong length")

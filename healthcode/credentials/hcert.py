@@ -198,8 +198,11 @@ def to_json(value: Any, *, _depth: int = 0) -> Any:
 
 
 @functools.lru_cache(maxsize=4096)
-def _cert_facts(cert: x509.Certificate) -> tuple[Any, str, datetime, datetime, set[str] | None]:
-    """Per-certificate values a verification reads (public key, subject, validity, EKU), cached."""
+def _cert_facts(
+    cert: x509.Certificate,
+) -> tuple[Any, str, datetime, datetime, set[str] | None, bool, float]:
+    """Per-certificate values a verification reads (public key, subject, validity, EKU,
+    whether the key is of a supported type, start of validity as epoch seconds), cached."""
     try:
         key: Any = cert.public_key()
     except ValueError:
@@ -210,6 +213,8 @@ def _cert_facts(cert: x509.Certificate) -> tuple[Any, str, datetime, datetime, s
         cert.not_valid_before_utc,
         cert.not_valid_after_utc,
         allowed_types(cert),
+        isinstance(key, cose.PublicKey),
+        cert.not_valid_before_utc.timestamp(),
     )
 
 
@@ -223,7 +228,7 @@ def decode_cbor(data: bytes) -> Any:
         item = cbor2.CBORDecoder(fp, max_depth=MAX_CBOR_DEPTH).decode()
     except Exception as exc:  # cbor2 raises many types on hostile input
         raise CborInvalid(f"not a CBOR item: {exc}") from exc
-    if fp.read(1):
+    if fp.tell() != len(data):
         raise CborInvalid("data after the CBOR item")
     return item
 
@@ -250,32 +255,38 @@ def decode_cwt(data: bytes) -> Cwt:
     :raises CborInvalid: not a CBOR map, no hcert claim, or a payload that is not a map.
     """
     claims = decode_cbor(data)
-    if not isinstance(claims, Mapping):
+    # exact type checks first (cbor2 gives dict); other mappings take the ABC check
+    if type(claims) is not dict and not isinstance(claims, Mapping):
         raise CborInvalid("CWT claims are not a map")
     hcert = claims.get(CWT_HCERT)
-    if not isinstance(hcert, Mapping):
+    if type(hcert) is not dict and not isinstance(hcert, Mapping):
         raise CborInvalid("no hcert claim (-260)")
     raw = hcert.get(HCERT_EU_DCC)
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise CborInvalid("hcert claim holds no EU DCC payload (-260 → 1)")
     payload: dict[str, Any] = raw if _plain(raw) else to_json(raw)  # type: ignore[assignment]
     iss = claims.get(CWT_ISS)
-
-    def number(key: int) -> float | None:
-        value = claims.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return None
-        return value
-
-    extra = tuple(k for k in claims if k not in (CWT_ISS, CWT_EXP, CWT_IAT, CWT_HCERT))
     return Cwt(
-        iss=iss if isinstance(iss, str) else None,
-        iat=number(CWT_IAT),
-        exp=number(CWT_EXP),
+        iss=iss if type(iss) is str or isinstance(iss, str) else None,
+        iat=_number(claims.get(CWT_IAT)),
+        exp=_number(claims.get(CWT_EXP)),
         payload=payload,
         raw_payload=raw,
-        extra_claims=extra,
+        extra_claims=tuple(k for k in claims if k not in _CWT_KNOWN),
     )
+
+
+_CWT_KNOWN = frozenset({CWT_ISS, CWT_EXP, CWT_IAT, CWT_HCERT})
+
+
+def _number(value: Any) -> float | None:
+    """A CWT time claim: an int or float (never a bool), else None."""
+    kind = type(value)
+    if kind is int or kind is float:
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value
 
 
 def certificate_types(payload: Mapping[str, Any]) -> list[str]:
@@ -371,7 +382,10 @@ def check_key_usage(cert: x509.Certificate, types: Sequence[str]) -> None:
 
     :raises KeyUsageMismatch: it does not (or the payload has no type).
     """
-    allowed = _cert_facts(cert)[4]
+    _check_allowed(_cert_facts(cert)[4], types)
+
+
+def _check_allowed(allowed: set[str] | None, types: Sequence[str]) -> None:
     if allowed is None:
         return
     if not types or not set(types) <= allowed:
@@ -389,6 +403,20 @@ def normalise_date(text: Any) -> tuple[str | None, str | None]:
         return None, None
     if not isinstance(text, str):
         return None, "dob-invalid"
+    if (  # the usual complete date, checked without the regular expression
+        len(text) == 10
+        and text[4] == "-"
+        and text[7] == "-"
+        and text.isascii()
+        and text[:4].isdigit()
+        and text[5:7].isdigit()
+        and text[8:].isdigit()
+    ):
+        try:
+            _dt.date(int(text[:4]), int(text[5:7]), int(text[8:]))
+        except ValueError:
+            return None, "dob-invalid"
+        return text, None
     value = text.strip()
     deviation = None
     if "T" in value:
@@ -641,11 +669,12 @@ def _find_signer(
         return [], None, None
     last: CredentialError | None = None
     for cert in candidates:
-        key = _cert_facts(cert)[0]
+        facts = _cert_facts(cert)
+        key = facts[0]
         if key is None:
             last = UnsupportedAlgorithm("signer certificate has an unreadable key")
             continue
-        if not isinstance(key, cose.PublicKey):
+        if not facts[5]:
             last = UnsupportedAlgorithm(f"signer key {type(key).__name__} not supported")
             continue
         try:
@@ -657,14 +686,23 @@ def _find_signer(
     return candidates, None, last or SignatureInvalid("no trusted key verifies the signature")
 
 
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or ch >= "\U00020000"
+
+
 def _holder(payload: Mapping[str, Any], report: VerificationReport) -> None:
     raw_nam = payload.get("nam")
-    nam: Mapping[str, Any] = raw_nam if isinstance(raw_nam, Mapping) else {}
+    nam: Mapping[str, Any] = (
+        raw_nam if type(raw_nam) is dict or isinstance(raw_nam, Mapping) else {}
+    )
     family = nam.get("fn") or nam.get("fnt")
     given = nam.get("gn") or nam.get("gnt")
     family_s = family if isinstance(family, str) else None
     given_s = given if isinstance(given, str) else None
-    name = " ".join(p for p in (given_s, family_s) if p) or None
+    if family_s and given_s and _is_cjk(family_s[-1]) and _is_cjk(given_s[0]):
+        name: str | None = family_s + given_s  # 张 + 三丰 → 张三丰, as Chinese names are written
+    else:
+        name = " ".join(p for p in (given_s, family_s) if p) or None
     dob, deviation = normalise_date(payload.get("dob"))
     if deviation:
         report.warn(deviation)
@@ -745,12 +783,16 @@ def verify_into(
     at = at.astimezone(UTC)
     text = text.rstrip("\r\n")
 
-    unprefixed = report.run("prefix", lambda: unprefix(text, lenient=options.lenient_prefix))
-    if unprefixed is None:
-        return report
-    body, had_prefix = unprefixed
-    if not had_prefix:
-        report.warn("prefix-missing")
+    if text.startswith(PREFIX):  # what unprefix() returns for a prefixed text, without the call
+        body = text[len(PREFIX) :]
+        report.stages["prefix"] = True
+    else:
+        unprefixed = report.run("prefix", lambda: unprefix(text, lenient=options.lenient_prefix))
+        if unprefixed is None:
+            return report
+        body, had_prefix = unprefixed
+        if not had_prefix:
+            report.warn("prefix-missing")
 
     compressed = report.run("base45", lambda: b45decode(body))
     if compressed is None:
@@ -761,18 +803,21 @@ def verify_into(
     sign1 = report.run("cose", lambda: cose.decode_sign1(raw_cose))
     if sign1 is None:
         return report
-    report.details["kid"] = base64.b64encode(sign1.kid).decode("ascii") if sign1.kid else None
-    report.details["alg"] = cose.ALG_NAMES.get(sign1.alg or 0, sign1.alg)
-    report.details["cose_tags"] = list(sign1.tags)
+    kid, alg = sign1.kid, sign1.alg
+    details = report.details
+    details["kid"] = base64.b64encode(kid).decode("ascii") if kid else None
+    details["alg"] = cose.ALG_NAMES.get(alg or 0, alg)
+    details["cose_tags"] = list(sign1.tags)
 
     # signer + signature (independent of the payload decoding)
     candidates, signer, sig_error = _find_signer(sign1, trust)
+    chosen_facts = None  # of the DSC that verified, else the first with the kid
     if not candidates:
         report.fail("signer", UnknownSigner.code)
     else:
-        chosen = signer or candidates[0]
-        report.details["signer"] = _cert_facts(chosen)[1]
-        if signer is not None and at > _cert_facts(signer)[3]:
+        chosen_facts = _cert_facts(signer or candidates[0])
+        details["signer"] = chosen_facts[1]
+        if signer is not None and at > chosen_facts[3]:
             report.fail("signer", SignerCertificateExpired.code)
         else:
             report.passed("signer")
@@ -800,11 +845,10 @@ def verify_into(
         now = at.timestamp()
         if now < cwt.iat:
             raise NotYetValid("validation clock before iat — check the device clock")
-        if signer is not None:
-            not_before = _cert_facts(signer)[2]
-            if at < not_before:
+        if signer is not None and chosen_facts is not None:  # chosen_facts: the signer's
+            if now < chosen_facts[6]:
                 raise NotYetValid("validation clock before the signer certificate's validity")
-            if cwt.iat < not_before.timestamp():
+            if cwt.iat < chosen_facts[6]:
                 raise ClaimsInvalid("issued before its signer certificate was valid")
         if now > cwt.exp:
             raise Expired("exp has passed")
@@ -836,10 +880,9 @@ def verify_into(
             report.passed("schema")
 
     # key usage: the DSC that verified (else the first with that kid) vs the certificate type
-    if candidates:
-        dsc = signer or candidates[0]
-
-        report.run("key_usage", lambda: check_key_usage(dsc, types))
+    if chosen_facts is not None:
+        allowed = chosen_facts[4]
+        report.run("key_usage", lambda: _check_allowed(allowed, types))
 
     # revocation, only when a list is given
     if trust.revoked_dcc:

@@ -56,6 +56,9 @@ class VerifyOptions:
     value_set_names: Mapping[str, Mapping[str, str]] | None = None
 
 
+_NO_OPTIONS = VerifyOptions()
+
+
 def clean_scanned_text(text: str) -> str:
     """Drop only a trailing CR/LF added by a scanner; never trim or URL-decode inside."""
     return text.rstrip("\r\n")
@@ -88,26 +91,26 @@ def verify(
     :param picture: result of the image-decoding stage (None when the input was text).
     :returns: the report; never raises for bad input.
     """
-    options = options or VerifyOptions()
+    options = options or _NO_OPTIONS
     texts = [inputs] if isinstance(inputs, str) else list(inputs)
-    texts = [clean_scanned_text(t) for t in texts]
+    texts = [t.rstrip("\r\n") for t in texts]  # clean_scanned_text, inlined: the hot path
     first = texts[0] if texts else ""
     fmt = detect_format(first)
-    if any(len(t) > MAX_TEXT_CHARS for t in texts):
+    if texts and max(map(len, texts)) > MAX_TEXT_CHARS:
         report = VerificationReport.start("unknown", ["picture", "prefix"])
         report.stages["picture"] = picture
         report.fail("prefix", "payload-too-large")
         return report
     if fmt == "native":
-        from healthcode.credentials import native
+        import healthcode.credentials.native as native  # no fromlist: cheaper once imported
 
         report = native.verify_into(first, trust=trust, at=at)
     elif fmt == "hc1" or (fmt == "unknown" and options.lenient_prefix and len(texts) == 1):
-        from healthcode.credentials import hcert
+        import healthcode.credentials.hcert as hcert  # no fromlist: cheaper once imported
 
         report = hcert.verify_into(first, trust=trust, at=at, options=options)
     elif fmt == "shc":
-        from healthcode.credentials import shc
+        import healthcode.credentials.shc as shc  # no fromlist: cheaper once imported
 
         report = shc.verify_into(texts, trust=trust, at=at, options=options)
     else:

@@ -55,7 +55,7 @@ class VerificationReport:
     @classmethod
     def start(cls, fmt: str, stage_names: Iterable[str], **kw: Any) -> VerificationReport:
         """A report with every named stage at ``None``."""
-        return cls(format=fmt, stages={name: None for name in stage_names}, **kw)
+        return cls(format=fmt, stages=dict.fromkeys(stage_names), **kw)
 
     # -- recording -----------------------------------------------------------
     def run(self, stage: str, fn: Callable[[], T]) -> T | None:
