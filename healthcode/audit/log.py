@@ -97,6 +97,7 @@ def append(
         hash=h,
     )
     session.add(entry)
+    session.info["audit_appended"] = True
     if signer is not None and seq % CHECKPOINT_EVERY == 0:
         session.flush()
         checkpoint(session, signer=signer, at=at)
@@ -128,8 +129,15 @@ class ChainReport:
     problem: str = ""
 
 
-def verify_chain(session: Session, *, verifier: CheckpointVerifier) -> ChainReport:
-    """Recompute the whole chain and check every checkpoint."""
+def verify_chain(
+    session: Session, *, verifier: CheckpointVerifier, require_signed_head: bool = True
+) -> ChainReport:
+    """Recompute the whole chain and check every checkpoint.
+
+    :param require_signed_head: the newest entry must be covered by a signed
+        checkpoint (true for logs written through :class:`healthcode.service.HealthCode`,
+        which signs one at the end of every write that appends).
+    """
     cps = {c.seq: c for c in session.execute(select(AuditCheckpoint)).scalars()}
     prev = GENESIS
     expected_seq = 1
@@ -160,12 +168,24 @@ def verify_chain(session: Session, *, verifier: CheckpointVerifier) -> ChainRepo
                 count,
                 len(cps),
                 expected_seq,
-                f"entries up to {seq} were deleted (checkpoint {seq})",
+                f"the newest entries are missing: checkpoint {seq} signs entry {seq}, "
+                f"the log ends at {expected_seq - 1}",
             )
         if hashes.get(seq) != cp.hash:
             return ChainReport(False, count, len(cps), seq, "checkpoint does not match the entry")
         if not verifier(cp.kid, f"{cp.seq}:{cp.hash}".encode(), cp.signature):
             return ChainReport(False, count, len(cps), seq, "checkpoint signature is invalid")
+    last_signed = max(cps, default=0)
+    if require_signed_head and count > last_signed:
+        # every write that appends also signs a checkpoint (see HealthCode), so an
+        # unsigned tail means entries were added, or checkpoints deleted, without the anchor key
+        return ChainReport(
+            False,
+            count,
+            len(cps),
+            last_signed + 1,
+            f"entries {last_signed + 1}–{count} are not covered by a signed checkpoint",
+        )
     return ChainReport(True, count, len(cps))
 
 
@@ -213,6 +233,7 @@ def append_many(
 
     for i in range(0, len(rows), 2000):
         session.execute(insert(AuditEntry), rows[i : i + 2000])
+    session.info["audit_appended"] = True
     if signer is not None and crossed:
         checkpoint(session, signer=signer, at=at)
     return seq

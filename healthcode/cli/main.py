@@ -700,7 +700,8 @@ def audit_verify(as_json: bool) -> None:
             f"audit log intact: {rep.entries} entries, {rep.checkpoints} signed checkpoint(s)"
         )
     else:
-        click.echo(f"audit log BROKEN at entry {rep.first_bad}: {rep.problem}")
+        where = f" at entry {rep.first_bad}" if rep.first_bad is not None else ""
+        click.echo(f"audit log BROKEN{where}: {rep.problem}")
     raise SystemExit(0 if rep.ok else 1)
 
 

@@ -301,7 +301,7 @@ def test_audit_truncated_tail_is_found_by_the_signed_checkpoint(svc):
         head = s.execute(select(AuditEntry.seq).order_by(AuditEntry.seq.desc())).scalars().first()
         s.execute(text("delete from audit_log where seq >= :seq"), {"seq": head - 1})
     rep = svc.audit_verify()
-    assert not rep.ok and "deleted" in rep.problem
+    assert not rep.ok and "missing" in rep.problem
 
 
 def test_audit_never_holds_tokens_or_personal_data(svc):
@@ -361,3 +361,46 @@ def test_bulk_reevaluation_clears_expired_reasons_and_audits_each_change(svc, fi
         ).all()
     assert len(after) == len(before) + 1 and len(batch_reads) == 2
     assert svc.audit_verify().ok
+
+
+def test_every_write_is_signed_so_rewriting_without_the_anchor_key_is_found(svc):
+    """Deleting checkpoints and recomputing the chain is caught: the head must be signed."""
+    from healthcode.audit.log import GENESIS, entry_hash
+
+    enrol(svc, 1)
+    assert svc.audit_verify().ok
+    with svc.db.session() as s:
+        s.execute(text("delete from audit_checkpoints"))
+        entries = s.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars().all()
+        prev = GENESIS
+        for e in entries:  # a consistent, rewritten chain
+            e.actor = "forger"
+            e.prev_hash = prev
+            e.hash = entry_hash(prev, e.seq, e.at, e.tag, e.actor, e.subject, e.data)
+            prev = e.hash
+    rep = svc.audit_verify()
+    assert not rep.ok and "signed checkpoint" in rep.problem
+
+
+def test_a_status_edited_behind_the_apps_back_is_found(svc):
+    h = enrol(svc, 1)
+    svc.import_facts(
+        "contacts",
+        [
+            {
+                "holder_id": h["holder_id"],
+                "kind": "secondary",
+                "listed_at": "2022-11-19T12:00:00+08:00",
+            }
+        ],
+        source="x",
+    )
+    assert svc.audit_verify().ok
+    with svc.db.session() as s:
+        s.execute(
+            update(Status)
+            .where(Status.holder_id == h["holder_id"], Status.current.is_(True))
+            .values(colour="green", status_code="00", reasons=[])
+        )
+    rep = svc.audit_verify()
+    assert not rep.ok and h["holder_id"] in rep.problem
