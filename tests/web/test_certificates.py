@@ -120,9 +120,12 @@ def test_holder_shows_the_qr_and_downloads_the_pdf(page, live_server):
     section.locator(".cert-show").click()
     img = section.locator("img.cert-qr")
     img.wait_for(state="visible")
-    page.wait_for_function(
-        "document.querySelector('#cert-vaccination-hc1 img.cert-qr').naturalWidth > 0"
-    )
+    # (wait_for_function would evaluate a string: the page's CSP forbids that, rightly)
+    for _ in range(200):
+        if img.evaluate("el => el.complete && el.naturalWidth > 0"):
+            break
+        page.wait_for_timeout(50)
+    assert img.evaluate("el => el.naturalWidth") > 0
     png = httpx.get(
         live_server.url + img.get_attribute("src"),
         cookies={c["name"]: c["value"] for c in page.context.cookies()},
