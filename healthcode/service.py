@@ -341,11 +341,15 @@ class HealthCode:
         from healthcode.ecerts.service import issue
 
         with self.db.session() as s:
-            return issue(
+            cert = issue(
                 s, self.keys, holder_id, kind=kind, fmt=format, at=self.now(),
                 master=self.settings.master_key, production=self.settings.is_prod,
                 public_url=self.settings.public_url, actor=actor,
             )  # fmt: skip
+        if cert.new_key:
+            # a key made on first use: a trust store this process cached before it lacks it
+            self._trust_cache = None
+        return cert
 
     def issuer_key_set(self, code: str) -> dict[str, Any]:
         """The SMART Health Card key set (JWKS) of issuer ``code``: ``{"keys": [JWK, …]}``

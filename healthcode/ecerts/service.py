@@ -51,6 +51,8 @@ class IssuedCertificate:
     :ivar kid: the key ID as the format writes it (DCC: base64 of 8 bytes; SHC: JWK thumbprint).
     :ivar issuer: ``{"code", "name", "label"}`` — ``label`` is the DCC ``is`` / the SHC ``iss``.
     :ivar events: the certified records (doses or the test), as recorded plus codes.
+    :ivar new_key: the signing key was made for this certificate (first use, or a DSC
+        replaced): trust stores read before it do not hold it yet.
     """
 
     format: str
@@ -65,6 +67,7 @@ class IssuedCertificate:
     demo: bool
     certificate_id: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
+    new_key: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """``{"format", "kind", "text", "kid", "expires_at"}`` (the CLI's ``--json``)."""
@@ -179,6 +182,7 @@ def issue(
     row = signing_key(
         session, code, purpose, master=master, at=at, local=not production, actor=actor
     )
+    new_key = row.created_at == at
     key = issuers.private_key(row, master)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ConfigError(f"{purpose} key {row.kid} is not an ECDSA key")
@@ -244,6 +248,7 @@ def issue(
         demo=demo,
         certificate_id=certificate_id,
         events=events,
+        new_key=new_key,
     )
 
 
