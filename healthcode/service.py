@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
     from healthcode.trips.service import BuildResult, CardAnswer, TripService
 
 Progress = Callable[[int, int], None]
+log = logging.getLogger(__name__)
 
 
 class HealthCode:
@@ -61,7 +65,13 @@ class HealthCode:
         self.keys = HolderKeys.from_master(settings.master_key)
         self.ruleset: RuleSet = load_default_ruleset()
         self._checkpoint_signer: Any = None
+        self._trust_cache: tuple[float, TrustStore] | None = None
+        self._audit_buffer: list[dict[str, Any]] = []
+        self._buffer_lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
+        self._stop = threading.Event()
         event.listen(self.db.sessions, "before_commit", self._sign_appended)
+        event.listen(self.db.sessions, "after_flush", self._keys_changed)
         with self.db.session() as s:
             issuers.ensure_issuers(
                 s, master=settings.master_key, at=self.now(), dev_keys=not settings.is_prod
@@ -69,6 +79,11 @@ class HealthCode:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def _keys_changed(self, session: Session, _flush_context: Any) -> None:
+        """A key created, rotated or revoked in this process: drop the cached trust store."""
+        if any(isinstance(o, SigningKey) for o in (*session.new, *session.dirty)):
+            self._trust_cache = None
 
     def _sign_appended(self, session: Session) -> None:
         """Sign a checkpoint at the end of every write that appended audit entries.
@@ -88,7 +103,50 @@ class HealthCode:
         audit.checkpoint(session, signer=self._checkpoint_signer, at=self.now())
 
     def close(self) -> None:
+        """Flush buffered audit entries and release the database."""
+        self.flush_audit()
+        if self._flusher is not None:
+            self._stop.set()
+            self._flusher.join(timeout=10)
+            self._flusher = None
         self.db.dispose()
+
+    # -- buffered audit of verifications -------------------------------------------
+    def buffer_verification_audit(self, interval_seconds: float = 0.5) -> None:
+        """Write verification audit entries in batches from a background thread.
+
+        For the server: a verification then never waits for the database's write
+        lock (held, say, by a long import), and many verifications share one write
+        and one signed checkpoint. Entries are flushed every ``interval_seconds``
+        and by :meth:`close`.
+        """
+        if self._flusher is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(interval_seconds):
+                try:
+                    self.flush_audit()
+                except Exception:  # keep buffering; the next round retries
+                    log.exception("could not write buffered audit entries; will retry")
+
+        self._flusher = threading.Thread(target=loop, name="audit-flusher", daemon=True)
+        self._flusher.start()
+
+    def flush_audit(self) -> int:
+        """Write the buffered verification entries now; returns how many."""
+        with self._buffer_lock:
+            pending, self._audit_buffer = self._audit_buffer, []
+        if not pending:
+            return 0
+        try:
+            with self.db.session() as s:
+                audit.append_many(s, pending, at=self.now())
+        except Exception:
+            with self._buffer_lock:
+                self._audit_buffer[:0] = pending
+            raise
+        return len(pending)
 
     # -- holders -----------------------------------------------------------------
     def enrol(self, *, actor: str = "cli", demo: bool = False, **fields: Any) -> dict[str, Any]:
@@ -229,15 +287,29 @@ class HealthCode:
             }
 
     # -- verification --------------------------------------------------------------
+    #: How long (seconds) a server reuses the trust store it read from the database:
+    #: a key rotated or revoked elsewhere takes effect within this time.
+    TRUST_CACHE_SECONDS = 10.0
+
     def trust_store(self) -> TrustStore:
+        """What this deployment's verifier trusts (its database's keys), cached briefly."""
+        cached = self._trust_cache
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         with self.db.read() as s:
-            return issuers.trust_store_from_db(
+            store = issuers.trust_store_from_db(
                 s,
                 at=self.now(),
                 production=self.settings.is_prod,
                 clock_skew_seconds=self.settings.clock_skew_seconds,
                 public_url=self.settings.public_url,
             )
+        self._trust_cache = (time.monotonic() + self.TRUST_CACHE_SECONDS, store)
+        return store
+
+    def forget_trust(self) -> None:
+        """Drop the cached trust store (after this process rotated or revoked a key)."""
+        self._trust_cache = None
 
     def verify(
         self,
@@ -299,6 +371,16 @@ class HealthCode:
         return report
 
     def _audit_verify(self, report: VerificationReport, actor: str) -> None:
+        entry = {
+            "tag": AuditTag.CREDENTIAL_VERIFY,
+            "actor": actor,
+            "subject": "",
+            "data": {"format": report.format, "verdict": report.verdict, "reasons": report.reasons},
+        }
+        if self._flusher is not None:
+            with self._buffer_lock:
+                self._audit_buffer.append(entry)
+            return
         with self.db.session() as s:
             audit.append(
                 s,

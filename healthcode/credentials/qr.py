@@ -8,6 +8,7 @@ decompression-bomb guard is tightened to the same limit).
 from __future__ import annotations
 
 import io
+import threading
 from typing import Any
 
 import segno
@@ -18,7 +19,14 @@ from segno import consts
 from healthcode.credentials.errors import NoQrFound, PictureUnreadable
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
-MAX_PIXELS = 40_000_000
+#: Largest image decoded, in pixels (a 4000 × 4000 photo); larger ones are refused
+#: before their pixels are read.
+MAX_PIXELS = 16_000_000
+#: Images are scaled down to this longest side before QR detection: a code that
+#: fills a phone screen is readable far below it, and memory stays bounded.
+DETECT_SIDE = 2000
+#: Concurrent decodes per process (each may hold ~100 MB at the limits above).
+_DECODES = threading.BoundedSemaphore(2)
 
 
 def symbol(text: str) -> segno.QRCode:
@@ -52,17 +60,26 @@ def decode_image(data: bytes) -> list[str]:
     """
     if len(data) > MAX_IMAGE_BYTES:
         raise PictureUnreadable(f"image larger than {MAX_IMAGE_BYTES} bytes")
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            w, h = probe.size
-            if w * h > MAX_PIXELS:
-                raise PictureUnreadable(f"image has more than {MAX_PIXELS} pixels")
-            img = probe.convert("L")
-    except PictureUnreadable:
-        raise
-    except Exception as exc:  # Pillow raises many types on corrupt input
-        raise PictureUnreadable(f"not a readable image: {exc}") from exc
-    results = zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)  # type: ignore[arg-type]
+    with _DECODES:
+        try:
+            with Image.open(io.BytesIO(data)) as probe:
+                w, h = probe.size
+                if w * h > MAX_PIXELS or w < 21 or h < 21:
+                    raise PictureUnreadable(
+                        f"image is {w}×{h} pixels; QR images are 21 px to {MAX_PIXELS:,} px"
+                    )
+                probe.draft("L", (DETECT_SIDE, DETECT_SIDE))  # JPEG: decode at reduced size
+                img = probe.convert("L")
+            if max(img.size) > DETECT_SIDE:
+                img.thumbnail((DETECT_SIDE, DETECT_SIDE))
+        except PictureUnreadable:
+            raise
+        except Exception as exc:  # Pillow raises many types on corrupt input
+            raise PictureUnreadable(f"not a readable image: {exc}") from exc
+        try:
+            results = zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)  # type: ignore[arg-type]
+        except Exception as exc:  # zxing-cpp refuses some shapes with ValueError
+            raise PictureUnreadable(f"cannot scan this image: {exc}") from exc
     texts = [r.text for r in results if r.valid and r.text]
     if not texts:
         raise NoQrFound("no QR code found in the image")

@@ -5,6 +5,7 @@ Routes (details in each module):
 - :mod:`~healthcode.web.public` — ``GET /``, ``GET /healthz``, ``GET /trust-list``
 - :mod:`~healthcode.web.verifier` — ``POST /verify``, ``GET /verifier``
 - :mod:`~healthcode.web.holder` — ``/holder/sign-in``, ``/holder``, ``/holder/code``, ``/holder/sign-out``
+- :mod:`~healthcode.web.trips` — ``/trips`` (the trip card, 通信行程卡, behind an SMS code)
 - :mod:`~healthcode.web.admin` — ``GET /admin``
 - ``/static/…`` — the pages' CSS and scripts (vendored QR libraries in ``static/vendor``)
 
@@ -28,7 +29,7 @@ from healthcode.config import Settings
 from healthcode.errors import PayloadTooLarge
 from healthcode.holders.otp import DevSmsSender, OtpPolicy, OtpService, SmsSender
 from healthcode.service import HealthCode
-from healthcode.web import admin, holder, public, verifier
+from healthcode.web import admin, holder, public, trips, verifier
 from healthcode.web.context import WebState
 from healthcode.web.errors import error_response, install_error_handlers
 from healthcode.web.i18n import I18n
@@ -132,6 +133,9 @@ def create_app(
     """
     owned = service is None
     svc = service if service is not None else HealthCode(settings, clock=clock)
+    if owned:
+        # verifications are audited in batches, so they never wait for the write lock
+        svc.buffer_verification_audit()
     if sms is None:
         if settings.is_prod:
             log.warning("production mode with the development SMS sender: codes go to the outbox")
@@ -163,7 +167,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes + MULTIPART_OVERHEAD)
     app.add_middleware(SecurityHeadersMiddleware)
-    for module in (public, verifier, holder, admin):
+    for module in (public, verifier, holder, trips, admin):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

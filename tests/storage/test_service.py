@@ -135,10 +135,12 @@ def test_rotation_keeps_old_codes_valid_and_revocation_kills_them(svc):
             at=svc.now(),
             actor="t",
         )
+    svc.forget_trust()  # this process changed keys; a server would see it within 10 s
     new = svc.issue_code(h["holder_id"])["token"]
     assert svc.verify([old]).verdict == "valid" and svc.verify([new]).verdict == "valid"
     with svc.db.session() as s:
         isv.revoke_key(s, kid=old_kid, reason="compromised", at=svc.now(), actor="t")
+    svc.forget_trust()
     assert svc.verify([old]).reasons == ["key-revoked"]
     assert svc.verify([new]).verdict == "valid"
 
