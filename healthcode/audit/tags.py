@@ -18,3 +18,7 @@ class AuditTag(StrEnum):
     KEY_REVOKE = "key:revoke"
     TRUST_EXPORT = "trust:export"
     DEMO_LOAD = "demo:load"
+    TRIP_IMPORT = "trip:import"  # location records stored (counts only)
+    TRIP_BUILD = "trip:build"  # trip cards computed and stored (counts only)
+    TRIP_READ = "trip:read"  # one trip card looked up (subject: the phone's blind index)
+    RETENTION_SWEEP = "retention:sweep"  # expired records deleted (counts per kind)

@@ -714,6 +714,249 @@ def audit_checkpoint() -> None:
     click.echo("checkpoint signed")
 
 
+# --------------------------------------------------------------------------- trips, retention
+# The trip card (通信行程卡): `trips import`, `trips build`, `trips card`; and the
+# retention sweep. Exit codes as everywhere: 1 refused rows / a refused request,
+# 2 unreadable files and bad options. Progress and messages go to stderr.
+@cli.group()
+def trips() -> None:
+    """Trip cards (通信行程卡): location records in, cards of cities with 4 h stays out."""
+
+
+def _trip_date(value: str, what: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise click.BadParameter(f"not a date (YYYY-MM-DD): {value!r}", param_hint=what) from exc
+
+
+def _trip_files(records: tuple[str, ...], more: tuple[str, ...], what: str) -> list[str]:
+    """``--records A B C``: click gives ``A`` to the option and ``B C`` as extra arguments."""
+    if more and not records:
+        raise click.UsageError(f"unexpected argument(s) {' '.join(more)} (files go after {what})")
+    files = [*records, *more]
+    for f in files:
+        p = Path(f)
+        if not p.is_file():
+            raise click.BadParameter(f"{f}: no such file", param_hint=what)
+    return files
+
+
+def _trip_fail(exc: HealthCodeError, *, as_json: bool) -> NoReturn:
+    """A refused trip-card request: the per-row report on stderr, exit 2 for unreadable
+    files (or an undetectable format), else 1."""
+    from healthcode.trips.errors import UnknownRecordFormat
+
+    details = exc.details if isinstance(exc.details, dict) else {}
+    errors = details.get("errors") or []
+    unreadable = isinstance(exc, UnknownRecordFormat) or any(
+        e.get("code") == "unreadable-file" for e in errors
+    )
+    if as_json:
+        emit(exc.to_dict())
+    click.echo(f"error [{exc.code}]: {exc.message}", err=True)
+    for e in errors[:50]:
+        click.echo(
+            f"  {e.get('file')}:{e.get('line')}: {e.get('code')}: {e.get('message')}", err=True
+        )
+    if len(errors) > 50 or details.get("error_count", 0) > len(errors[:50]):
+        click.echo(
+            f"  … {details.get('error_count', len(errors)) - min(len(errors), 50)} more", err=True
+        )
+    raise SystemExit(2 if unreadable or exc.status == 400 else 1)
+
+
+def _trip_progress(stage: str, step: int, steps: int) -> None:
+    click.echo(f"[{step}/{steps}] {stage}", err=True)
+
+
+@trips.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "parquet", "geolife-points", "plt"]), default=None,
+    help="Force one format (default: detected per file from its extension and header).",
+)  # fmt: skip
+@click.option("--cell-sites", type=click.Path(exists=True, dir_okay=False), default=None, help="cell_id,lon,lat (or the Shanghai layout) for records that give cell_id.")  # fmt: skip
+@click.option("--phone-map", type=click.Path(exists=True, dir_okay=False), default=None, help="subset,user,phone CSV overriding the GeoLife phone numbers.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def trips_import(
+    files: tuple[str, ...], fmt: str | None, cell_sites: str | None, phone_map: str | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Store location records (CSV, Parquet, GeoLife points.csv.gz or .plt): all or nothing."""
+    svc = service()
+    try:
+        out = svc.import_trip_records(files, fmt=fmt, cell_sites=cell_sites, phone_map=phone_map)
+    except HealthCodeError as exc:
+        _trip_fail(exc, as_json=as_json)
+    if as_json:
+        emit(out)
+        return
+    click.echo(
+        f"imported {out['stored']} record(s) of {out['phones']} phone(s) from {out['files']} file(s) "
+        f"({out['first']} → {out['last']}), import {out['import_id']}"
+    )
+    extra = []
+    if out["duplicates"]:
+        extra.append(f"{out['duplicates']} duplicate row(s) dropped")
+    if out["already_stored"]:
+        extra.append(f"{out['already_stored']} record(s) already stored")
+    if out["cards_invalidated"]:
+        extra.append(f"{out['cards_invalidated']} stored card(s) to be recomputed")
+    if extra:
+        click.echo("; ".join(extra), err=True)
+
+
+@trips.command("build")
+@click.option(
+    "--as-of", "as_of_text", required=True, help="Query date (Asia/Shanghai), YYYY-MM-DD."
+)
+@click.option("--records", multiple=True, help="Record files (any import format) instead of the stored records: --records FILE...")  # fmt: skip
+@click.argument("more", nargs=-1, metavar="")
+@click.option(
+    "--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True
+)
+@click.option("--cell-sites", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None, help="Write the cards as JSON Lines (sorted by phone).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def trips_build(
+    as_of_text: str, records: tuple[str, ...], more: tuple[str, ...], engine: str,
+    cell_sites: str | None, out: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Compute and store the card of every phone for a date (from stored records or files)."""
+    as_of = _trip_date(as_of_text, "--as-of")
+    files = _trip_files(records, more, "--records")
+    svc = service()
+    try:
+        result = svc.build_trip_cards(
+            as_of, records=files or None, engine=engine, cell_sites=cell_sites,
+            progress=_trip_progress,
+        )  # fmt: skip
+    except HealthCodeError as exc:
+        _trip_fail(exc, as_json=as_json)
+    summary = dict(result.summary)
+    if out:
+        from healthcode.trips import write_jsonl
+
+        write_jsonl(result.cards, out)
+        summary["out"] = out
+    if as_json:
+        emit(summary)
+        return
+    colours = ", ".join(f"{n} {c}" for c, n in summary["colours"].items()) or "no cards"
+    click.echo(
+        f"built {summary['cards']} card(s) for {summary['as_of']} (policy {summary['policy']}, "
+        f"window {summary['window'][0]} – {summary['window'][1]}) from {summary['records']} "
+        f"{'stored ' if summary['source'] == 'records' else ''}record(s) of {summary['phones']} "
+        f"phone(s) with {summary['engine']}: {colours}; {summary['starred_cards']} with a starred city"
+    )
+    if out:
+        click.echo(f"wrote {summary['cards']} card(s) to {out}")
+    click.echo(
+        f"re-evaluated {summary['holders_reevaluated']} holder(s), "
+        f"{summary['status_changes']} status change(s)",
+        err=True,
+    )
+
+
+def _format_card(card: dict[str, Any]) -> str:
+    from healthcode.trips import load_policies
+
+    policy = load_policies().by_id(card["policy"])
+    meaning = {c.colour.value: c.meaning_zh for c in policy.colours}
+    lines = [
+        f"通信行程卡 {card['phone']}  {card['as_of']}  (policy {card['policy']})",
+        f"window {card['window'][0]} – {card['window'][1]} ({card['window_days']} days); "
+        f"updated at {card['updated_at'] or '—'}",
+        f"colour: {card['colour']} ({meaning.get(card['colour'], '')})",
+    ]
+    if card["cities"]:
+        lines.append("cities with a stay of 4 h or more (停留4小时以上):")
+        for c in card["cities"]:
+            star = "*" if c["star"] else " "
+            lines.append(
+                f"  {c['name']}{star} {c['province']}  {c['first_seen']} → {c['last_seen']}"
+            )
+        if any(c["star"] for c in card["cities"]):
+            lines.append(
+                "  * the city had a listed medium/high-risk area the day before; it does not "
+                "mean the phone visited that area"
+            )
+    else:
+        lines.append("cities: none")
+    abroad = ", ".join(f"{a['name']} ({a['code']})" for a in card["abroad"]) or "none"
+    lines.append(f"abroad: {abroad}")
+    if card.get("reason"):
+        lines.append(f"empty card: {card['reason']['message']} [{card['reason']['code']}]")
+    return "\n".join(lines)
+
+
+@trips.command("card")
+@click.argument("phone")
+@click.argument("more", nargs=-1, metavar="")
+@click.option(
+    "--as-of", "as_of_text", required=True, help="Query date (Asia/Shanghai), YYYY-MM-DD."
+)
+@click.option("--records", multiple=True, help="Compute from these record files (not stored): --records FILE...")  # fmt: skip
+@click.option("--cell-sites", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--json", "as_json", is_flag=True, help="The card JSON (UTF-8, one line).")
+@db_option
+def trips_card(
+    phone: str, more: tuple[str, ...], as_of_text: str, records: tuple[str, ...],
+    cell_sites: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """A phone's trip card for a date: stored, computed if needed, or from files."""
+    from healthcode.errors import InvalidPhone
+    from healthcode.holders.identity import normalise_phone
+
+    as_of = _trip_date(as_of_text, "--as-of")
+    files = _trip_files(records, more, "--records")
+    try:
+        normalise_phone(phone)
+    except InvalidPhone as exc:
+        raise click.BadParameter(exc.message, param_hint="PHONE") from exc
+    svc = service()
+    try:
+        answer = svc.trip_card(phone, as_of=as_of, records=files or None, cell_sites=cell_sites)
+    except HealthCodeError as exc:
+        _trip_fail(exc, as_json=as_json)
+    if as_json:
+        click.echo(answer.text)
+        if answer.reason:
+            click.echo(f"empty card: {answer.reason['message']}", err=True)
+    else:
+        click.echo(_format_card(answer.card))
+
+
+@cli.group()
+def retention() -> None:
+    """Retention: delete what is kept no longer (see healthcode/retention/policy.py)."""
+
+
+@retention.command("sweep")
+@click.option("--at", "at_text", default=None, help="Measure from this instant (ISO-8601; default now).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def retention_sweep(at_text: str | None, as_json: bool) -> None:
+    """Delete location records, trip cards, SMS codes and sessions past their retention."""
+    at = parse_time_option(at_text, "--at") if at_text else None
+    out = service().retention_sweep(at=at)
+    if as_json:
+        emit(out)
+        return
+    d = out["deleted"]
+    click.echo(
+        f"deleted {d['location_records']} location record(s), {d['trip_cards']} trip card(s), "
+        f"{d['trip_phones']} phone number(s), {d['otp_challenges']} SMS code(s), "
+        f"{d['holder_sessions']} holder session(s), {d['trip_sessions']} trip-card session(s) "
+        f"(as of {out['at']})"
+    )
+
+
 # --------------------------------------------------------------------------- demo
 def _print_demo(summary: dict[str, Any], *, base: str) -> None:
     click.echo(f"DEMO data loaded — statuses evaluated as of {summary['as_of']} (DEMO)", err=True)

@@ -18,6 +18,7 @@ from healthcode.audit import log as audit
 from healthcode.audit.tags import AuditTag
 from healthcode.errors import ImportRejected, InputError
 from healthcode.facts.parse import KINDS, FieldError, ParsedFact, parse_fact
+from healthcode.facts.trips import trip_stays
 from healthcode.holders.service import HolderKeys, data_key
 from healthcode.protect import seal, unseal
 from healthcode.riskareas.places import place_key
@@ -188,7 +189,9 @@ def gather_facts(
     """All of a holder's facts, decrypted, as the rule engine's input (see :mod:`healthcode.rules.engine`).
 
     ``risk_stays`` joins the holder's declared stays with risk-area listings of the
-    same place whose listing period overlaps the stay.
+    same place whose listing period overlaps the stay; ``trip_stays`` are the cities of
+    the stored trip cards of the holder's phone (by blind index, see
+    :func:`healthcode.facts.trips.trip_stays`).
     """
     dek = data_key(holder, keys)
     out: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
@@ -197,6 +200,7 @@ def gather_facts(
     ).scalars():
         out[f.kind].append(json.loads(unseal(dek, f.data, aad=holder.id.encode())))
     out["risk_stays"] = risk_stays(session, [holder.id]).get(holder.id, [])
+    out["trip_stays"] = trip_stays(session, [holder.phone_index]).get(holder.phone_index, [])
     return out
 
 

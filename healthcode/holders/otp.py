@@ -21,6 +21,13 @@ Flow (``web/holder.py`` is the only caller besides tests):
    expires after ``session_ttl_seconds`` (12 hours). The sign-in is audited.
 3. :meth:`OtpService.holder_for` — the holder id a session token belongs to.
 
+Purposes: ``sign-in`` (above) and ``trip-card`` (the trip-card page, 通信行程卡):
+a trip-card code goes to *any* well-formed number, as the carriers' service did
+(the card of a number without records is empty), and :meth:`OtpService.check_code`
+only checks and consumes it — the page opens its own short session. Codes of
+both purposes count against the same rate limits; a new code replaces only the
+earlier live code of its own purpose.
+
 SMS delivery is pluggable (:class:`SmsSender`). :class:`DevSmsSender` is the
 development sender: it writes the message to the ``outbox`` table (shown on the
 admin page; the recipient masked) and appends a line to the log file
@@ -64,6 +71,8 @@ from healthcode.storage.db import Database
 from healthcode.storage.models import Holder, HolderSession, OtpChallenge, OutboxMessage
 
 PURPOSE_SIGN_IN = "sign-in"
+PURPOSE_TRIP_CARD = "trip-card"
+PURPOSES = (PURPOSE_SIGN_IN, PURPOSE_TRIP_CARD)
 CODE_DIGITS = 6
 
 
@@ -187,16 +196,21 @@ class OtpService:
         return blind_index(self._client_key, client or "unknown")
 
     # -- step 1 ----------------------------------------------------------------
-    def request_code(self, phone: str, *, client: str) -> OutgoingSms | None:
-        """Create a sign-in code for ``phone``.
+    def request_code(
+        self, phone: str, *, client: str, purpose: str = PURPOSE_SIGN_IN
+    ) -> OutgoingSms | None:
+        """Create a sign-in (or trip-card) code for ``phone``.
 
         :param client: the requester's address (rate limiting only; stored hashed).
+        :param purpose: ``sign-in`` or ``trip-card`` (see the module doc).
         :returns: the SMS to :meth:`deliver` — ``None`` when no holder has this phone
-            (the caller must answer exactly as when it is not ``None``).
+            (sign-in only; the caller must answer exactly as when it is not ``None``).
         :raises InvalidPhone: not a mainland mobile number.
         :raises RateLimited: too many codes for this phone or from this client
             within ``rate_window_seconds``.
         """
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown one-time code purpose {purpose!r}")
         p = normalise_phone(phone)
         phone_index = self.keys.phone_key(p)
         client_index = self._client_index(client)
@@ -216,11 +230,12 @@ class OtpService:
             ).scalar_one()
             if by_phone >= self.policy.per_phone_limit or by_client >= self.policy.per_client_limit:
                 raise RateLimited("too many sign-in codes requested; try again later")
-            # A new code replaces any earlier one for this phone.
+            # A new code replaces any earlier one of its purpose for this phone.
             s.execute(
                 update(OtpChallenge)
                 .where(
                     OtpChallenge.phone_index == phone_index,
+                    OtpChallenge.purpose == purpose,
                     OtpChallenge.consumed_at.is_(None),
                 )
                 .values(consumed_at=now)
@@ -228,7 +243,7 @@ class OtpService:
             s.add(
                 OtpChallenge(
                     phone_index=phone_index,
-                    purpose=PURPOSE_SIGN_IN,
+                    purpose=purpose,
                     code_hash=self._code_hash(phone_index, code),
                     client=client_index,
                     created_at=now,
@@ -242,9 +257,15 @@ class OtpService:
                 ).first()
                 is not None
             )
+        minutes = self.policy.code_ttl_seconds // 60
+        if purpose == PURPOSE_TRIP_CARD:
+            return OutgoingSms(
+                phone=p,
+                text=f"【通信行程卡】查询验证码 {code}，{minutes} 分钟内有效，请勿告诉他人。"
+                f" Your trip card code is {code} (valid {minutes} min).",
+            )
         if not enrolled:
             return None
-        minutes = self.policy.code_ttl_seconds // 60
         text = (
             f"【健康码】登录验证码 {code}，{minutes} 分钟内有效，请勿告诉他人。"
             f" Your healthcode sign-in code is {code} (valid {minutes} min)."
@@ -334,6 +355,46 @@ class OtpService:
         assert result is not None  # noqa: S101 - one of the two is always set
         return result
 
+    def check_code(self, phone: str, code: str, *, purpose: str) -> str:
+        """Check and consume a code of ``purpose`` (not ``sign-in``: that is :meth:`sign_in`).
+
+        Same rules as :meth:`sign_in`: every guess counts, ``max_attempts`` per code.
+
+        :returns: the normalised phone number the code was sent to.
+        :raises InvalidPhone, OtpExpired, OtpLocked, OtpInvalid: as :meth:`sign_in`.
+        """
+        if purpose == PURPOSE_SIGN_IN or purpose not in PURPOSES:
+            raise ValueError(f"check_code is for the other purposes, not {purpose!r}")
+        p = normalise_phone(phone)
+        phone_index = self.keys.phone_key(p)
+        guess = "".join(code.split())
+        now = self.clock.now()
+        failure: OtpInvalid | None = None
+        with self.db.session() as s:
+            ch = s.execute(
+                select(OtpChallenge)
+                .where(
+                    OtpChallenge.phone_index == phone_index,
+                    OtpChallenge.purpose == purpose,
+                    OtpChallenge.consumed_at.is_(None),
+                )
+                .order_by(OtpChallenge.created_at.desc(), OtpChallenge.id.desc())
+                .limit(1)
+            ).scalar()
+            if ch is None or ch.expires_at <= now:
+                failure = OtpExpired("no valid code for this number: request a new one")
+            elif ch.attempts >= self.policy.max_attempts:
+                failure = OtpLocked("too many wrong codes: request a new one")
+            else:
+                ch.attempts += 1
+                if hmac.compare_digest(ch.code_hash, self._code_hash(phone_index, guess)):
+                    ch.consumed_at = now
+                else:
+                    failure = OtpInvalid("wrong code")
+        if failure is not None:
+            raise failure
+        return p
+
     # -- step 3 ----------------------------------------------------------------
     def holder_for(self, token: str | None) -> str | None:
         """The holder id of a live session token, or ``None`` (unknown, expired, empty)."""
@@ -377,6 +438,8 @@ __all__ = [
     "OtpPolicy",
     "OtpService",
     "OutgoingSms",
+    "PURPOSE_SIGN_IN",
+    "PURPOSE_TRIP_CARD",
     "SignedIn",
     "SmsSender",
     "recent_outbox",

@@ -185,8 +185,8 @@ def reevaluate_many(
 ) -> dict[str, int]:
     """Bulk re-evaluation: the same results as :func:`evaluate_holder`, in batches.
 
-    Per batch: one query each for holders, facts, risk stays and current
-    statuses; changed statuses and their audit entries are written in bulk; the
+    Per batch: one query each for holders, facts, risk stays, trip stays (by phone
+    index) and current statuses; changed statuses and their audit entries are written in bulk; the
     batch read itself is audited as one ``holder:batch-read`` entry.
 
     :param holder_ids: the holders to evaluate (None = every holder whose data exists).
@@ -199,6 +199,7 @@ def reevaluate_many(
 
     from healthcode.facts.parse import KINDS
     from healthcode.facts.service import risk_stays
+    from healthcode.facts.trips import trip_stays
     from healthcode.protect import unseal
     from healthcode.storage.models import Fact
 
@@ -213,10 +214,11 @@ def reevaluate_many(
     for start in range(0, total, batch):
         chunk = holder_ids[start : start + batch]
         holders = session.execute(
-            select(Holder.id, Holder.data_key, Holder.demo).where(
+            select(Holder.id, Holder.data_key, Holder.demo, Holder.phone_index).where(
                 Holder.id.in_(chunk), Holder.data_key.is_not(None)
             )
         ).all()
+        trips = trip_stays(session, [h[3] for h in holders])
         facts: dict[str, list[tuple[str, bytes]]] = {}
         for hid, kind, blob in session.execute(
             select(Fact.holder_id, Fact.kind, Fact.data)
@@ -239,7 +241,7 @@ def reevaluate_many(
             {"tag": AuditTag.HOLDER_BATCH_READ, "actor": "system", "subject": f"batch:{start // batch}",
              "data": {"holders": len(holders), "purpose": f"re-evaluation ({trigger})"}}
         ]  # fmt: skip
-        for hid, wrapped, demo in holders:
+        for hid, wrapped, demo, phone_index in holders:
             if wrapped is None:  # destroyed meanwhile
                 continue
             aad = hid.encode()
@@ -248,6 +250,7 @@ def reevaluate_many(
             for kind, blob in facts.get(hid, ()):
                 lists[kind].append(json.loads(unseal(dek, blob, aad=aad)))
             lists["risk_stays"] = stays.get(hid, [])
+            lists["trip_stays"] = trips.get(phone_index, [])
             when = as_of(demo) if callable(as_of) else as_of
             verdict = evaluate(ruleset, lists, at=when)
             evaluated += 1

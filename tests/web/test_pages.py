@@ -173,8 +173,10 @@ def test_no_demo_ribbon_for_a_real_holder(web):
     assert "未触发任何规则：绿码。" in html
 
 
-def test_trip_card_link_spot_is_marked(yellow_client):
-    assert "<!-- trips-link -->" in yellow_client.get("/holder").text
+def test_holder_page_links_to_the_trip_card(yellow_client):
+    html = yellow_client.get("/holder").text
+    assert 'id="trip-link-button" href="/trips"' in html
+    assert "打开我的行程卡" in html
 
 
 def test_holder_code_json(yellow_client, web):

@@ -1,0 +1,459 @@
+"""Trip-card use cases over the database: import records, build cards, answer a card query.
+
+:class:`TripService` is what :class:`healthcode.service.HealthCode` offers as
+``import_trip_records``, ``build_trip_cards`` and ``trip_card`` (the CLI and the
+web page stay thin). Each write is one transaction: a refused import stores
+nothing, a failed build stores no card.
+
+Cards and the health-code rules: after a build, the holders whose phone (by
+blind index) got or lost a card are re-evaluated, since their ``trip_stays``
+facts come from the stored cards (:func:`healthcode.facts.trips.trip_stays`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from healthcode.audit import log as audit
+from healthcode.audit.tags import AuditTag
+from healthcode.clock import SHANGHAI
+from healthcode.holders.identity import normalise_phone
+from healthcode.storage.models import TripCardRow
+from healthcode.trips import store
+from healthcode.trips.errors import ServiceEnded
+from healthcode.trips.geo import ADCODES, CITY_POLYGONS, PlaceIndex
+from healthcode.trips.model import TripCard, mask_phone
+from healthcode.trips.policy import Policy, PolicyBook, load_policies
+from healthcode.trips.readers import (
+    GeolifePhoneMap,
+    RecordFormat,
+    inspect_records,
+    read_cell_sites,
+    read_records,
+)
+from healthcode.trips.risk import StaticRiskLookup
+from healthcode.trips.stays import empty_card
+
+if TYPE_CHECKING:
+    from healthcode.service import HealthCode
+
+#: ``progress(stage, step, steps)`` of a build (stages: load records, the engine's four, store).
+BuildProgress = Callable[[str, int, int], None]
+BUILD_STEPS = 6
+#: Lifetime of a trip-card page session, seconds (the card shows a location history).
+SESSION_TTL_SECONDS = 600
+#: Stands in for the number of a phone never seen in records (only its masked form is shown).
+_NO_PHONE = "13000000000"
+
+
+def _masked(text: str, phone: str, masked: str) -> str:
+    """A card line with the masked phone the caller knows (same text when they agree)."""
+    return text.replace(f'"phone": "{mask_phone(phone)}"', f'"phone": "{masked}"', 1)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What :meth:`TripService.build` computed and stored."""
+
+    cards: list[TripCard]  #: sorted by phone (full numbers: for ``--out`` only)
+    summary: dict[str, Any]  #: counts (what the CLI prints, what the audit holds)
+
+
+@dataclass(frozen=True)
+class CardAnswer:
+    """One card query's answer.
+
+    :ivar text: the card JSON line (an empty card also has ``"reason"``).
+    :ivar source: ``stored`` (read back), ``computed`` (from stored records, now stored),
+        or ``files`` (from ``--records`` files, not stored).
+    """
+
+    text: str
+    source: str
+    as_of: date
+
+    @cached_property
+    def card(self) -> dict[str, Any]:
+        import json
+
+        out: dict[str, Any] = json.loads(self.text)
+        return out
+
+    @property
+    def reason(self) -> dict[str, str] | None:
+        r: dict[str, str] | None = self.card.get("reason")
+        return r
+
+
+class TripService:
+    """Trip-card use cases of one :class:`~healthcode.service.HealthCode` deployment."""
+
+    #: Lifetime of a trip-card page session, seconds.
+    session_ttl_seconds = SESSION_TTL_SECONDS
+
+    def __init__(self, app: HealthCode) -> None:
+        self.app = app
+        self.seal_key = store.phone_seal_key(app.settings.master_key)
+
+    @cached_property
+    def geo(self) -> PlaceIndex:
+        """The polygon index (loaded once, ≈1 s), from ``HEALTHCODE_SHARED``.
+
+        :raises MissingSharedFile: the polygons or the code table are missing.
+        """
+        settings = self.app.settings
+        return PlaceIndex.load(settings.shared_path(CITY_POLYGONS), settings.shared_path(ADCODES))
+
+    @cached_property
+    def policies(self) -> PolicyBook:
+        return load_policies()
+
+    def policy(self, as_of: date) -> Policy:
+        """:raises ServiceEnded: no trip card on ``as_of``."""
+        return self.policies.for_date(as_of)
+
+    # -- import ------------------------------------------------------------------------
+    def import_records(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        fmt: str | None = None,
+        cell_sites: str | Path | None = None,
+        phone_map: str | Path | None = None,
+        actor: str = "cli",
+    ) -> dict[str, Any]:
+        """Read every file, then store all records or none.
+
+        :returns: the summary of :func:`healthcode.trips.store.import_records` plus
+            ``holders_reevaluated`` and ``status_changes``.
+        :raises RecordsRejected: any bad row or file (``details`` lists file, line, code).
+        :raises UnknownRecordFormat: a file whose format cannot be detected.
+        """
+        sites = read_cell_sites(cell_sites) if cell_sites else None
+        pmap = GeolifePhoneMap.from_csv(phone_map) if phone_map else None
+        report = inspect_records(
+            [str(p) for p in paths],
+            fmt=RecordFormat(fmt) if fmt else None,
+            cell_sites=sites,
+            phone_map=pmap,
+        )
+        at = self.app.now()
+        with self.app.db.session() as s:
+            summary = store.import_records(
+                s, self.app.keys, report, seal_key=self.seal_key, at=at,
+                source=", ".join(Path(f).name for f in report.files), actor=actor,
+            )  # fmt: skip
+            changes = {"evaluated": 0, "changed": 0}
+            if summary["cards_invalidated"]:
+                phones = report.records.column("phone").unique().to_pylist()
+                indexes = {self.app.keys.phone_key(p) for p in phones}
+                changes = self._reevaluate(s, indexes, at=at)
+            summary["holders_reevaluated"] = changes["evaluated"]
+            summary["status_changes"] = changes["changed"]
+            return summary
+
+    # -- build -------------------------------------------------------------------------
+    def build(
+        self,
+        as_of: date,
+        *,
+        records: Sequence[str | Path] | None = None,
+        engine: str = "duckdb",
+        cell_sites: str | Path | None = None,
+        progress: BuildProgress | None = None,
+        actor: str = "cli",
+    ) -> BuildResult:
+        """Cards of every phone with records in the window of ``as_of``, stored.
+
+        :param records: record files (any import format, GeoLife with the default phone
+            map); default: the stored records.
+        :param engine: ``duckdb`` (default) or ``spark`` (local mode).
+        :raises ServiceEnded: no trip card on ``as_of``.
+        :raises RecordsRejected: bad rows in ``records``; :raises EngineUnavailable: no Spark/Java.
+        """
+        from healthcode.trips import build_cards
+
+        policy = self.policy(as_of)
+        geo = self.geo
+
+        def step(stage: str, n: int) -> None:
+            if progress is not None:
+                progress(stage, n, BUILD_STEPS)
+
+        step("load records", 1)
+        sites = read_cell_sites(cell_sites) if cell_sites else None
+        lo_s, hi_s = store.lookback_range(policy, as_of)
+        with self.app.db.read() as s:
+            if records:
+                table = read_records([str(p) for p in records], cell_sites=sites)
+                source = store.SOURCE_FILES
+            else:
+                table = store.stored_records(s, seal_key=self.seal_key, lo_s=lo_s, hi_s=hi_s)
+                source = store.SOURCE_RECORDS
+            risk, risk_import = self._risk(s, policy, as_of)
+            index_of = store.phone_indexes(self.app.keys, table.column("phone").to_pylist())
+            contacts = self._close_contacts(s, policy, as_of, index_of)
+        cards = build_cards(
+            table, as_of=as_of, geo=geo, engine=engine,  # type: ignore[arg-type]
+            policy=policy, risk=risk, cell_sites=sites, close_contacts=contacts,
+            progress=lambda stage, n, _total: step(stage, n + 1),
+        )  # fmt: skip
+        step("store cards", BUILD_STEPS)
+        at = self.app.now()
+        with self.app.db.session() as s:
+            touched = {index_of[c.phone] for c in cards}
+            if source == store.SOURCE_RECORDS:  # every older card of the date is replaced
+                touched.update(
+                    s.execute(
+                        select(TripCardRow.phone_index).where(TripCardRow.as_of == as_of)
+                    ).scalars()
+                )
+            rows = [(index_of[c.phone], c.to_json(), c) for c in cards]
+            stored = store.store_cards(
+                s, rows, as_of=as_of, at=at, source=source, risk_import=risk_import,
+                replace_all=source == store.SOURCE_RECORDS,
+            )  # fmt: skip
+            changes = self._reevaluate(s, touched, at=at)
+            colours: dict[str, int] = {}
+            for c in cards:
+                colours[c.colour.value] = colours.get(c.colour.value, 0) + 1
+            summary = {
+                "as_of": as_of.isoformat(),
+                "policy": policy.id,
+                "window": [d.isoformat() for d in policy.window(as_of)],
+                "engine": engine,
+                "source": source,
+                "records": table.num_rows,
+                "phones": len(index_of),
+                "cards": stored,
+                "colours": dict(sorted(colours.items())),
+                "starred_cards": sum(1 for c in cards if c.starred),
+                "holders_reevaluated": changes["evaluated"],
+                "status_changes": changes["changed"],
+            }
+            audit.append(
+                s, tag=AuditTag.TRIP_BUILD, actor=actor, at=at, subject=as_of.isoformat(),
+                data={k: v for k, v in summary.items() if k not in ("window",)},
+            )  # fmt: skip
+        return BuildResult(cards=cards, summary=summary)
+
+    # -- query -------------------------------------------------------------------------
+    def card(
+        self,
+        phone: str,
+        *,
+        as_of: date,
+        records: Sequence[str | Path] | None = None,
+        cell_sites: str | Path | None = None,
+        actor: str = "cli",
+        audit_read: bool = True,
+    ) -> CardAnswer:
+        """A phone's card for ``as_of``: the stored one, computed and stored if missing or
+        stale, or computed from ``records`` files (not stored).
+
+        A phone without records in the window gets an empty card with a ``reason``.
+
+        :raises InvalidPhone: not a mainland mobile number; :raises ServiceEnded: no card
+            on ``as_of``; :raises RecordsRejected: bad rows in ``records``.
+        """
+        p = normalise_phone(phone)
+        policy = self.policy(as_of)
+        if records:
+            sites = read_cell_sites(cell_sites) if cell_sites else None
+            table = read_records([str(x) for x in records], cell_sites=sites)
+            with self.app.db.read() as s:
+                risk, _ = self._risk(s, policy, as_of)
+                contacts = self._close_contacts(s, policy, as_of, {p: self.app.keys.phone_key(p)})
+            text = self._compute(table, p, mask_phone(p), policy, as_of, risk, contacts,
+                                 span=lambda: store.table_span(table, p))  # fmt: skip
+            return CardAnswer(text, "files", as_of)
+        return self.card_by_index(
+            self.app.keys.phone_key(p), mask_phone(p), as_of=as_of, phone=p, actor=actor,
+            audit_read=audit_read,
+        )  # fmt: skip
+
+    def card_by_index(
+        self,
+        phone_index: str,
+        masked: str,
+        *,
+        as_of: date,
+        phone: str | None = None,
+        actor: str = "cli",
+        audit_read: bool = True,
+    ) -> CardAnswer:
+        """The card of the phone with this blind index (the web page knows only the index).
+
+        :raises ServiceEnded: no card on ``as_of``.
+        """
+        policy = self.policy(as_of)
+        with self.app.db.read() as s:
+            found = store.get_card(s, phone_index, as_of)
+            fresh = found is not None and (
+                found.source == store.SOURCE_FILES
+                or not store.uses_risk_list(policy)
+                or found.risk_import == store.current_risk_import(s)
+            )
+        if found is not None and fresh:
+            answer = CardAnswer(found.text, "stored", as_of)
+        else:
+            answer = self._compute_stored(phone_index, masked, phone, policy, as_of)
+        if audit_read:
+            with self.app.db.session() as s:
+                audit.append(
+                    s, tag=AuditTag.TRIP_READ, actor=actor, at=self.app.now(), subject=phone_index,
+                    data={"as_of": as_of.isoformat(), "source": answer.source},
+                )  # fmt: skip
+        return answer
+
+    def default_date(self, phone_index: str | None = None) -> date:
+        """The query date a page shows by default: today (Asia/Shanghai) while the service
+        ran; after it ended, the phone's newest stored card, else the service's last day."""
+        today = self.app.now().astimezone(SHANGHAI).date()
+        try:
+            self.policy(today)
+            return today
+        except ServiceEnded:
+            pass
+        if phone_index is not None:
+            with self.app.db.read() as s:
+                latest = store.latest_card_date(s, phone_index)
+            if latest is not None:
+                return latest
+        ended = self.policies.service_ended
+        assert ended is not None  # noqa: S101 - ServiceEnded is raised only when it is set
+        return ended.astimezone(SHANGHAI).date() - timedelta(days=1)
+
+    # -- page sessions -----------------------------------------------------------------
+    def holder_phone(self, holder_id: str, *, actor: str) -> str:
+        """A holder's phone number, to show a signed-in holder their own card (the read of
+        their personal data is audited as ``holder:read``).
+
+        :raises NotFound: unknown holder or destroyed data.
+        """
+        from healthcode.holders.service import get_holder, read_pii
+
+        with self.app.db.session() as s:
+            h = get_holder(s, holder_id)
+            pii = read_pii(s, h, self.app.keys, actor=actor, purpose="trip card", at=self.app.now())
+            return pii.phone
+
+    def open_session(self, phone: str) -> tuple[str, datetime]:
+        """A trip-card page session for a phone whose SMS code was just checked."""
+        with self.app.db.session() as s:
+            return store.open_session(
+                s, normalise_phone(phone), self.app.keys, at=self.app.now(),
+                ttl_seconds=SESSION_TTL_SECONDS,
+            )  # fmt: skip
+
+    def session_phone(self, token: str | None) -> tuple[str, str] | None:
+        """(phone index, masked phone) of a live page session, or ``None``."""
+        with self.app.db.read() as s:
+            return store.session_phone(s, token, at=self.app.now())
+
+    def close_session(self, token: str | None) -> None:
+        with self.app.db.session() as s:
+            store.close_session(s, token)
+
+    # -- internals ---------------------------------------------------------------------
+    def _risk(self, s: Session, policy: Policy, as_of: date) -> tuple[StaticRiskLookup, str | None]:
+        """The risk cities of the card's star day, read once (and the risk import they came from)."""
+        if not store.uses_risk_list(policy):
+            return StaticRiskLookup({}), None
+        day = policy.star_day(as_of)
+        lookup = store.DbRiskLookup(s, self.geo.names)
+        return StaticRiskLookup({day: lookup.starred_cities(day)}), store.current_risk_import(s)
+
+    def _close_contacts(
+        self, s: Session, policy: Policy, as_of: date, index_of: dict[str, str]
+    ) -> set[str]:
+        start, end = policy.window_instants(as_of)
+        wanted = store.close_contact_indexes(s, self.app.keys, start, end)
+        return {phone for phone, idx in index_of.items() if idx in wanted}
+
+    def _compute(
+        self,
+        table: pa.Table,
+        phone: str,
+        masked: str,
+        policy: Policy,
+        as_of: date,
+        risk: StaticRiskLookup,
+        contacts: set[str],
+        *,
+        span: Callable[[], tuple[int, int] | None],
+    ) -> str:
+        from healthcode.trips import build_cards
+
+        cards = build_cards(
+            table, as_of=as_of, geo=self.geo, policy=policy, risk=risk,
+            close_contacts=contacts, phones={phone},
+        )  # fmt: skip
+        if cards:
+            return cards[0].to_json()
+        empty = empty_card(phone, as_of=as_of, policy=policy, close_contact=phone in contacts)
+        text = store.card_text(empty, store.empty_reason(policy, as_of, span()))
+        return _masked(text, phone, masked)
+
+    def _compute_stored(
+        self, phone_index: str, masked: str, phone: str | None, policy: Policy, as_of: date
+    ) -> CardAnswer:
+        lo_s, hi_s = store.lookback_range(policy, as_of)
+        with self.app.db.read() as s:
+            if phone is None:
+                phone = store.unseal_phones(s, {phone_index}, seal_key=self.seal_key).get(
+                    phone_index
+                )
+            risk, risk_import = self._risk(s, policy, as_of)
+            if phone is None:  # never seen in records: no sealed number, an empty card
+                empty = empty_card(_NO_PHONE, as_of=as_of, policy=policy)
+                reason = store.empty_reason(policy, as_of, None)
+                text = _masked(store.card_text(empty, reason), _NO_PHONE, masked)
+            else:
+                table = store.stored_records(
+                    s, seal_key=self.seal_key, lo_s=lo_s, hi_s=hi_s, indexes={phone_index},
+                    phone_of={phone_index: phone},
+                )  # fmt: skip
+                contacts = self._close_contacts(s, policy, as_of, {phone: phone_index})
+                text = self._compute(table, phone, masked, policy, as_of, risk, contacts,
+                                     span=lambda: store.stored_span(s, phone_index))  # fmt: skip
+        import json
+
+        card = json.loads(text)
+        with self.app.db.session() as s:
+            s.execute(
+                delete(TripCardRow).where(
+                    TripCardRow.phone_index == phone_index, TripCardRow.as_of == as_of
+                )
+            )
+            s.add(
+                TripCardRow(
+                    phone_index=phone_index, as_of=as_of, card=text, colour=card["colour"],
+                    policy=card["policy"],
+                    updated_at=datetime.fromisoformat(card["updated_at"]) if card["updated_at"] else None,
+                    built_at=self.app.now(), source=store.SOURCE_RECORDS, risk_import=risk_import,
+                )
+            )  # fmt: skip
+        return CardAnswer(text, "computed", as_of)
+
+    def _reevaluate(self, s: Session, indexes: set[str], *, at: datetime) -> dict[str, int]:
+        """Re-evaluate the holders whose phones have these blind indexes (by index, no scan)."""
+        from healthcode.holders import status as status_svc
+        from healthcode.issuers import service as issuers
+
+        holders = store.holders_with_phones(s, indexes)
+        if not holders:
+            return {"evaluated": 0, "changed": 0}
+        return status_svc.reevaluate_many(
+            s, self.app.keys, self.app.ruleset, holders, as_of=self.app._as_of_fn(s), at=at,
+            trigger="trips", signer=issuers.checkpoint_signer(s, self.app.settings.master_key),
+        )  # fmt: skip

@@ -1,0 +1,571 @@
+"""The trip card in the database: records in, cards out, facts for the rules, sessions.
+
+The pure computation (readers, places, stays, policies, engines) is the rest of
+:mod:`healthcode.trips`; this module is the only part that touches the database
+(tables in :mod:`healthcode.storage.models`):
+
+* ``trip_phones`` — each phone number seen in records, sealed under a key derived
+  from the master key (``aad`` = its blind index); found by
+  :meth:`~healthcode.holders.service.HolderKeys.phone_key`, the same index as
+  ``holders.phone_index``, so a holder's card is one key lookup.
+* ``location_records`` — ``(phone index, epoch_s UTC, lon, lat)`` is the key: a record
+  stored twice (same phone, second and place) is kept once.
+* ``trip_cards`` — the card JSON line per (phone index, query date).
+* ``trip_sessions`` — sessions of the SMS-code trip-card page (token hashed).
+
+Cards are a cache of the records: importing records for a phone deletes its cards
+that could have used them (query dates after the first new record's day), and a
+card whose policy uses the risk-area list remembers the risk-area import it was
+built from (``risk_import``) so a new list makes it stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from healthcode.audit import log as audit
+from healthcode.audit.tags import AuditTag
+from healthcode.clock import SHANGHAI
+from healthcode.holders.service import HolderKeys, data_key
+from healthcode.protect import derive_key, seal, unseal
+from healthcode.storage.models import (
+    Fact,
+    Holder,
+    ImportRun,
+    LocationRecord,
+    RiskArea,
+    TripCardRow,
+    TripPhone,
+    TripSession,
+)
+from healthcode.trips.errors import RecordsRejected
+from healthcode.trips.geo import AdminNames
+from healthcode.trips.model import TripCard, cst_text, mask_phone
+from healthcode.trips.policy import Policy
+from healthcode.trips.readers import RECORD_SCHEMA, ReadReport
+from healthcode.trips.stays import StayRule
+
+#: ``trip_cards.source``: built from the stored records, or from ``--records`` files.
+SOURCE_RECORDS: Final = "records"
+SOURCE_FILES: Final = "files"
+#: ``imports.kind`` of a record import.
+IMPORT_KIND: Final = "trips"
+_CHUNK: Final = 500  # phone indexes per IN (...) list
+_INSERT_BATCH: Final = 20_000
+
+
+def phone_seal_key(master: bytes) -> bytes:
+    """The key sealing ``trip_phones.phone`` (HKDF label ``trip-phone-seal``)."""
+    return derive_key(master, "trip-phone-seal")
+
+
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def shanghai_day(epoch_s: int) -> date:
+    """The Asia/Shanghai calendar day of an instant given in epoch seconds."""
+    return datetime.fromtimestamp(epoch_s, SHANGHAI).date()
+
+
+def day_start(day: date) -> datetime:
+    """``day`` 00:00 +08:00 as an aware instant."""
+    return datetime.combine(day, time(0), SHANGHAI)
+
+
+# --- risk cities from the database ----------------------------------------------------------
+
+
+class DbRiskLookup:
+    """:class:`~healthcode.trips.RiskCityLookup` over the ``risk_areas`` table.
+
+    Same definition as :class:`~healthcode.trips.EpisodeRiskLookup`: a city is listed
+    on Asia/Shanghai day D when a high/medium listing has ``first_listed`` < D+1 00:00
+    and ``first_absent`` empty or > D 00:00. Names are stored as published (for
+    北京 the district is in ``city``); :meth:`AdminNames.city_code` resolves them,
+    municipalities by province whatever ``city`` says. One query per day asked.
+    """
+
+    def __init__(self, session: Session, names: AdminNames) -> None:
+        self._session = session
+        self._names = names
+        self._days: dict[date, set[str]] = {}
+        self.unresolved: set[tuple[str, str, str]] = set()
+
+    def starred_cities(self, day: date) -> set[str]:
+        if day not in self._days:
+            lo, hi = day_start(day), day_start(day + timedelta(days=1))
+            rows = self._session.execute(
+                select(RiskArea.province, RiskArea.city, RiskArea.county)
+                .where(
+                    RiskArea.level.in_(("high", "medium")),
+                    RiskArea.first_listed < hi,
+                    (RiskArea.first_absent.is_(None)) | (RiskArea.first_absent > lo),
+                )
+                .distinct()
+            ).all()
+            codes: set[str] = set()
+            for province, city, county in rows:
+                code = self._names.city_code(province, city, county)
+                if code is None:
+                    self.unresolved.add((province, city, county))
+                else:
+                    codes.add(code)
+            self._days[day] = codes
+        return set(self._days[day])
+
+
+def current_risk_import(session: Session) -> str | None:
+    """Id of the import the stored risk-area list came from (``None`` when empty).
+
+    An import replaces the whole list, so every row carries the same id: reading it
+    from the list itself (not from the newest ``imports`` row) cannot be fooled by two
+    imports stamped with the same instant.
+    """
+    value: str | None = session.execute(select(RiskArea.import_id).limit(1)).scalar()
+    return value
+
+
+def uses_risk_list(policy: Policy) -> bool:
+    """Whether the cards of ``policy`` depend on the risk-area list (stars or the old red)."""
+    return policy.star or policy.risk_city_colour is not None
+
+
+# --- phones --------------------------------------------------------------------------------
+
+
+def phone_indexes(keys: HolderKeys, phones: Iterable[str]) -> dict[str, str]:
+    """Full number → blind index, for distinct numbers."""
+    return {p: keys.phone_key(p) for p in set(phones)}
+
+
+def store_phones(
+    session: Session, index_of: dict[str, str], *, seal_key: bytes, at: datetime
+) -> int:
+    """Seal and store the numbers not stored yet; returns how many were new."""
+    wanted = sorted(index_of.values())
+    known: set[str] = set()
+    for chunk in _chunks(wanted):
+        known.update(
+            session.execute(
+                select(TripPhone.phone_index).where(TripPhone.phone_index.in_(chunk))
+            ).scalars()
+        )
+    rows = [
+        {
+            "phone_index": idx,
+            "phone": seal(seal_key, phone.encode(), aad=idx.encode()),
+            "created_at": at,
+        }
+        for phone, idx in sorted(index_of.items())
+        if idx not in known
+    ]
+    for i in range(0, len(rows), _INSERT_BATCH):
+        session.execute(insert(TripPhone), rows[i : i + _INSERT_BATCH])
+    return len(rows)
+
+
+def unseal_phones(session: Session, indexes: Collection[str], *, seal_key: bytes) -> dict[str, str]:
+    """Blind index → full number for the given indexes that have a stored number."""
+    out: dict[str, str] = {}
+    for chunk in _chunks(sorted(indexes)):
+        for idx, blob in session.execute(
+            select(TripPhone.phone_index, TripPhone.phone).where(TripPhone.phone_index.in_(chunk))
+        ):
+            out[idx] = unseal(seal_key, blob, aad=idx.encode()).decode()
+    return out
+
+
+# --- import --------------------------------------------------------------------------------
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert records; a row whose key is already stored is skipped. Returns rows inserted.
+
+    SQLite's driver sums the rows an executemany changed; on PostgreSQL SQLAlchemy batches
+    the rows into multi-row INSERTs whose count is not reported, so the inserted keys are
+    returned instead (``ON CONFLICT DO NOTHING`` returns only the rows it inserted).
+    """
+    conn = session.connection()
+    inserted = 0
+    for i in range(0, len(rows), _INSERT_BATCH):
+        batch = rows[i : i + _INSERT_BATCH]
+        if conn.dialect.name == "postgresql":
+            pg = postgresql.insert(LocationRecord).on_conflict_do_nothing()
+            inserted += len(conn.execute(pg.returning(LocationRecord.epoch_s), batch).all())
+        else:
+            lite = sqlite.insert(LocationRecord).on_conflict_do_nothing()
+            inserted += int(conn.execute(lite, batch).rowcount)
+    return inserted
+
+
+def import_records(
+    session: Session,
+    keys: HolderKeys,
+    report: ReadReport,
+    *,
+    seal_key: bytes,
+    at: datetime,
+    source: str,
+    actor: str = "system",
+) -> dict[str, Any]:
+    """Store the records of a clean :class:`ReadReport` (all or nothing, with the caller's transaction).
+
+    :returns: ``{"import_id", "files", "rows", "records", "duplicates", "stored",
+        "already_stored", "phones", "new_phones", "first", "last", "cards_invalidated"}``
+        (``first``/``last``: instants +08:00 of the earliest and newest record).
+    :raises RecordsRejected: the report has bad rows, or no record at all.
+    """
+    report.raise_for_errors()
+    table = report.records
+    if table.num_rows == 0:
+        raise RecordsRejected(
+            "no location records in the input; nothing imported",
+            details={"error_count": 1, "errors": []},
+        )
+    phones = table.column("phone").to_pylist()
+    index_of = phone_indexes(keys, phones)
+    new_phones = store_phones(session, index_of, seal_key=seal_key, at=at)
+    import_id = "trip-" + secrets.token_hex(8)
+    epochs = table.column("epoch_s").to_pylist()
+    rows = [
+        {"phone_index": index_of[p], "epoch_s": e, "lon": lo, "lat": la, "cell_id": c,
+         "import_id": import_id}
+        for p, e, lo, la, c in zip(
+            phones, epochs, table.column("lon").to_pylist(), table.column("lat").to_pylist(),
+            table.column("cell_id").to_pylist(), strict=True,
+        )
+    ]  # fmt: skip
+    digest = hashlib.sha256()
+    for f in report.files:
+        digest.update(f.encode() + b"\0")
+    digest.update(str(table.num_rows).encode())
+    # an import is one ImportRun row first, so the records' import_id points at something
+    run = ImportRun(
+        id=import_id, kind=IMPORT_KIND, source=", ".join(_names(report.files))[:200],
+        sha256=digest.hexdigest(), rows=report.rows, created_at=at, summary={},
+    )  # fmt: skip
+    session.add(run)
+    session.flush()
+    stored = _insert_ignoring_duplicates(session, rows)
+    lo_s, hi_s = int(min(epochs)), int(max(epochs))
+    # cards of these phones that could have used the new records are no longer right
+    first_day = shanghai_day(lo_s)
+    invalidated = 0
+    for chunk in _chunks(sorted(set(index_of.values()))):
+        res: Any = session.execute(
+            delete(TripCardRow).where(
+                TripCardRow.phone_index.in_(chunk), TripCardRow.as_of > first_day
+            )
+        )
+        invalidated += int(res.rowcount or 0)
+    summary = {
+        "import_id": import_id,
+        "files": len(report.files),
+        "rows": report.rows,
+        "records": table.num_rows,
+        "duplicates": report.duplicates,
+        "stored": stored,
+        "already_stored": table.num_rows - stored,
+        "phones": len(index_of),
+        "new_phones": new_phones,
+        "first": cst_text(datetime.fromtimestamp(lo_s, SHANGHAI)),
+        "last": cst_text(datetime.fromtimestamp(hi_s, SHANGHAI)),
+        "cards_invalidated": invalidated,
+    }
+    run.summary = {k: v for k, v in summary.items() if k != "import_id"}
+    audit.append(
+        session,
+        tag=AuditTag.TRIP_IMPORT,
+        actor=actor,
+        at=at,
+        subject=import_id,
+        data={k: summary[k] for k in ("files", "rows", "records", "duplicates", "stored",
+                                      "already_stored", "phones", "cards_invalidated")},
+    )  # fmt: skip
+    return summary
+
+
+def _names(files: Iterable[str]) -> list[str]:
+    from pathlib import Path
+
+    return [Path(f).name for f in files]
+
+
+# --- records out ---------------------------------------------------------------------------
+
+
+def stored_records(
+    session: Session,
+    *,
+    seal_key: bytes,
+    lo_s: int,
+    hi_s: int,
+    indexes: Collection[str] | None = None,
+    phone_of: dict[str, str] | None = None,
+) -> pa.Table:
+    """Stored records with ``lo_s <= epoch_s < hi_s`` as a :data:`RECORD_SCHEMA` table.
+
+    :param indexes: only these phone indexes (default: every phone).
+    :param phone_of: index → full number where the caller already knows it (no unseal).
+    """
+    q = select(
+        LocationRecord.phone_index,
+        LocationRecord.epoch_s,
+        LocationRecord.lon,
+        LocationRecord.lat,
+        LocationRecord.cell_id,
+    ).where(LocationRecord.epoch_s >= lo_s, LocationRecord.epoch_s < hi_s)
+    rows: list[Any] = []
+    if indexes is None:
+        rows = list(session.execute(q))
+    else:
+        for chunk in _chunks(sorted(indexes)):
+            rows.extend(session.execute(q.where(LocationRecord.phone_index.in_(chunk))))
+    if not rows:
+        return RECORD_SCHEMA.empty_table()
+    idx, epoch, lon, lat, cell = (list(c) for c in zip(*rows, strict=True))
+    known = dict(phone_of or {})
+    missing = set(idx) - known.keys()
+    if missing:
+        known.update(unseal_phones(session, missing, seal_key=seal_key))
+    return pa.table(
+        {
+            "phone": pa.array([known[i] for i in idx], pa.string()),
+            "epoch_s": pa.array(np.asarray(epoch, dtype=np.int64)),
+            "lon": pa.array(np.asarray(lon, dtype=np.float64)),
+            "lat": pa.array(np.asarray(lat, dtype=np.float64)),
+            "cell_id": pa.array(cell, pa.string()),
+        },
+        schema=RECORD_SCHEMA,
+    )
+
+
+def stored_span(session: Session, phone_index: str) -> tuple[int, int] | None:
+    """Epoch seconds of a phone's first and last stored record, or ``None``."""
+    lo, hi = session.execute(
+        select(func.min(LocationRecord.epoch_s), func.max(LocationRecord.epoch_s)).where(
+            LocationRecord.phone_index == phone_index
+        )
+    ).one()
+    return None if lo is None else (int(lo), int(hi))
+
+
+def table_span(table: pa.Table, phone: str) -> tuple[int, int] | None:
+    """Epoch seconds of a phone's first and last record in a record table, or ``None``."""
+    mine = table.filter(pc.equal(table.column("phone"), phone))
+    if mine.num_rows == 0:
+        return None
+    lo, hi = pc.min_max(mine.column("epoch_s")).values()
+    return int(lo.as_py()), int(hi.as_py())
+
+
+def lookback_range(policy: Policy, as_of: date, rule: StayRule | None = None) -> tuple[int, int]:
+    """``[lo_s, hi_s)``: the records a card of ``as_of`` can use (window plus the stay look-back)."""
+    start, end = policy.window_instants(as_of)
+    gap_s = round((rule or StayRule()).max_gap_hours * 3600)
+    return int(start.timestamp()) - gap_s, int(end.timestamp())
+
+
+# --- empty cards and their reasons ---------------------------------------------------------
+
+
+def empty_reason(policy: Policy, as_of: date, span: tuple[int, int] | None) -> dict[str, str]:
+    """Why a phone's card for ``as_of`` is empty: ``{"code", "message"}``.
+
+    Codes: ``no-records`` (no record of this phone at all), ``before-data`` (the window
+    ends before its first record), ``after-data`` (the window starts after its last
+    record), ``no-records-in-window`` (records before and after, none inside).
+    """
+    first, last = policy.window(as_of)
+    window = f"{first.isoformat()} – {last.isoformat()}"
+    if span is None:
+        return {"code": "no-records", "message": "no location records of this phone"}
+    lo = cst_text(datetime.fromtimestamp(span[0], SHANGHAI))
+    hi = cst_text(datetime.fromtimestamp(span[1], SHANGHAI))
+    start, end = policy.window_instants(as_of)
+    if span[0] >= end.timestamp():
+        return {
+            "code": "before-data",
+            "message": f"the window {window} ends before this phone's first record ({lo})",
+        }
+    if span[1] < start.timestamp():
+        return {
+            "code": "after-data",
+            "message": f"the window {window} starts after this phone's last record ({hi})",
+        }
+    return {
+        "code": "no-records-in-window",
+        "message": f"no records in the window {window}; this phone's records run from {lo} to {hi}",
+    }
+
+
+def card_text(card: TripCard, reason: dict[str, str] | None = None) -> str:
+    """The card JSON line; an empty card also carries ``"reason": {"code", "message"}`` last."""
+    if reason is None:
+        return card.to_json()
+    return json.dumps({**card.to_dict(), "reason": reason}, ensure_ascii=False)
+
+
+# --- cards ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredCard:
+    """A card row as read back: its JSON line and what decides whether it is still fresh."""
+
+    phone_index: str
+    as_of: date
+    text: str
+    source: str
+    risk_import: str | None
+    built_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(self.text)
+        return out
+
+
+def store_cards(
+    session: Session,
+    cards: Sequence[tuple[str, str, TripCard]],
+    *,
+    as_of: date,
+    at: datetime,
+    source: str,
+    risk_import: str | None,
+    replace_all: bool = False,
+) -> int:
+    """Store cards ``(phone index, JSON line, card)`` of one query date, replacing older ones.
+
+    :param replace_all: also delete every other card of ``as_of`` (a build over all
+        stored records decides every phone's card of that date).
+    :returns: cards stored.
+    """
+    if replace_all:
+        session.execute(delete(TripCardRow).where(TripCardRow.as_of == as_of))
+    else:
+        for chunk in _chunks(sorted({idx for idx, _, _ in cards})):
+            session.execute(
+                delete(TripCardRow).where(
+                    TripCardRow.as_of == as_of, TripCardRow.phone_index.in_(chunk)
+                )
+            )
+    rows = [
+        {"phone_index": idx, "as_of": as_of, "card": text, "colour": card.colour.value,
+         "policy": card.policy, "updated_at": card.updated_at, "built_at": at, "source": source,
+         "risk_import": risk_import}
+        for idx, text, card in cards
+    ]  # fmt: skip
+    for i in range(0, len(rows), _INSERT_BATCH):
+        session.execute(insert(TripCardRow), rows[i : i + _INSERT_BATCH])
+    return len(rows)
+
+
+def get_card(session: Session, phone_index: str, as_of: date) -> StoredCard | None:
+    """The stored card of a phone for a date, or ``None``."""
+    row = session.execute(
+        select(
+            TripCardRow.card, TripCardRow.source, TripCardRow.risk_import, TripCardRow.built_at
+        ).where(TripCardRow.phone_index == phone_index, TripCardRow.as_of == as_of)
+    ).first()
+    if row is None:
+        return None
+    return StoredCard(phone_index, as_of, row[0], row[1], row[2], row[3])
+
+
+def latest_card_date(session: Session, phone_index: str) -> date | None:
+    """The newest query date with a stored card for this phone, or ``None``."""
+    value: date | None = session.execute(
+        select(func.max(TripCardRow.as_of)).where(TripCardRow.phone_index == phone_index)
+    ).scalar()
+    return value
+
+
+def close_contact_indexes(
+    session: Session, keys: HolderKeys, start: datetime, end: datetime
+) -> set[str]:
+    """Phone indexes of holders listed as close contacts (``contacts`` fact, kind ``close``)
+    with ``start <= listed_at < end`` — the input of the orange card."""
+    out: set[str] = set()
+    rows = session.execute(
+        select(Holder, Fact.data)
+        .join(Fact, Fact.holder_id == Holder.id)
+        .where(
+            Fact.kind == "contacts",
+            Fact.observed_at >= start,
+            Fact.observed_at < end,
+            Holder.data_key.is_not(None),
+        )
+    ).all()
+    for holder, blob in rows:
+        fact = json.loads(unseal(data_key(holder, keys), blob, aad=holder.id.encode()))
+        if fact.get("kind") == "close":
+            out.add(holder.phone_index)
+    return out
+
+
+def holders_with_phones(session: Session, indexes: Collection[str]) -> list[str]:
+    """Holders whose phone has one of these blind indexes (by index, no scan)."""
+    out: set[str] = set()
+    for chunk in _chunks(sorted(indexes)):
+        out.update(
+            session.execute(
+                select(Holder.id).where(Holder.phone_index.in_(chunk), Holder.data_key.is_not(None))
+            ).scalars()
+        )
+    return sorted(out)
+
+
+# --- trip-card page sessions ---------------------------------------------------------------
+
+
+def session_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def open_session(
+    session: Session, phone: str, keys: HolderKeys, *, at: datetime, ttl_seconds: int
+) -> tuple[str, datetime]:
+    """A new trip-card page session for a verified phone; returns (cookie token, expiry)."""
+    token = secrets.token_urlsafe(32)
+    expires = at + timedelta(seconds=ttl_seconds)
+    session.add(
+        TripSession(
+            token_hash=session_hash(token),
+            phone_index=keys.phone_key(phone),
+            phone_masked=mask_phone(phone),
+            created_at=at,
+            expires_at=expires,
+        )
+    )
+    return token, expires
+
+
+def session_phone(session: Session, token: str | None, *, at: datetime) -> tuple[str, str] | None:
+    """(phone index, masked phone) of a live session token, or ``None``."""
+    if not token:
+        return None
+    row = session.get(TripSession, session_hash(token))
+    if row is None or row.expires_at <= at:
+        return None
+    return row.phone_index, row.phone_masked
+
+
+def close_session(session: Session, token: str | None) -> None:
+    if token:
+        session.execute(delete(TripSession).where(TripSession.token_hash == session_hash(token)))

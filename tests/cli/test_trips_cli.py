@@ -1,0 +1,182 @@
+"""The trip-card command lines of issue 3: shapes, exit codes, reports (click's runner)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from healthcode.cli.main import cli
+from tests.support.shared import shared_path, shared_root
+
+CARD_KEYS = [
+    "phone", "as_of", "window_days", "window", "updated_at", "colour", "cities", "abroad",
+    "policy",
+]  # fmt: skip
+CITY_KEYS = ["code", "name", "province", "star", "first_seen", "last_seen"]
+
+RECORDS = """phone,time,lon,lat
+13912345678,2022-11-15T08:00:00+08:00,121.47,31.23
+13912345678,2022-11-15T14:30:00+08:00,121.47,31.23
+13800138000,2022-11-16T08:00:00Z,116.40,39.90
+13800138000,2022-11-16T06:00:00+08:00,114.17,22.30
+13800138000,2022-11-16T20:00:00Z,116.40,39.90
+"""
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HEALTHCODE_DB", raising=False)
+    monkeypatch.setenv("HEALTHCODE_SHARED", str(shared_root().resolve()))
+    runner = CliRunner()
+
+    def invoke(*args, db="hc.db"):
+        return runner.invoke(cli, [*args, "--db", db], obj={}, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def records(tmp_path):
+    path = tmp_path / "records.csv"
+    path.write_text(RECORDS, encoding="utf-8")
+    return path
+
+
+def test_import_build_card(run, records, tmp_path):
+    r = run("trips", "import", str(records), "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert (out["records"], out["stored"], out["phones"]) == (5, 5, 2)
+    assert out["import_id"].startswith("trip-")
+
+    r = run("trips", "build", "--as-of", "2022-11-20", "--out", "cards.jsonl")
+    assert r.exit_code == 0, r.output
+    assert "built 2 card(s) for 2022-11-20" in r.stdout
+    assert "[1/6] load records" in r.stderr  # progress on stderr
+    lines = (tmp_path / "cards.jsonl").read_bytes().decode("utf-8").splitlines()
+    cards = [json.loads(line) for line in lines]
+    assert [c["phone"] for c in cards] == ["138****8000", "139****5678"]  # sorted by phone
+    assert all(list(c) == CARD_KEYS for c in cards)
+    beijing = cards[0]
+    assert beijing["colour"] == "yellow"  # a record in Hong Kong
+    assert [a["code"] for a in beijing["abroad"]] == ["HK"]
+    assert [list(c) for c in beijing["cities"]] == [CITY_KEYS]
+    assert "北京市" in lines[0]  # UTF-8, not \\u escapes
+
+    r = run("trips", "card", "13912345678", "--as-of", "2022-11-20", "--json")
+    assert r.exit_code == 0, r.output
+    card = json.loads(r.stdout)
+    assert list(card) == CARD_KEYS
+    assert card["phone"] == "139****5678" and card["window"] == ["2022-11-13", "2022-11-19"]
+    assert card["cities"][0]["name"] == "上海市" and "上海市" in r.stdout
+    assert card["updated_at"] == "2022-11-15T14:30:00+08:00"
+    assert r.stdout.strip() == lines[1]  # the stored card, byte for byte
+
+    r = run("trips", "card", "13912345678", "--as-of", "2022-11-20")
+    assert r.exit_code == 0
+    assert "上海市" in r.stdout and "139****5678" in r.stdout and "停留4小时以上" in r.stdout
+
+
+def test_card_of_a_phone_without_records_is_empty_with_a_reason(run, records):
+    assert run("trips", "import", str(records)).exit_code == 0
+    r = run("trips", "card", "13700000000", "--as-of", "2022-11-20", "--json")
+    assert r.exit_code == 0, r.output
+    card = json.loads(r.stdout)
+    assert list(card) == [*CARD_KEYS, "reason"]
+    assert card["cities"] == [] and card["updated_at"] is None and card["colour"] == "green"
+    assert card["reason"]["code"] == "no-records"
+    r = run("trips", "card", "13912345678", "--as-of", "2021-06-01")
+    assert r.exit_code == 0
+    assert "before this phone's first record" in r.stdout
+
+
+def test_card_from_files_with_several_record_files(run, tmp_path):
+    a = tmp_path / "a.csv"
+    b = tmp_path / "b.csv"
+    lines = RECORDS.splitlines()
+    a.write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
+    b.write_text("\n".join([lines[0], *lines[3:]]) + "\n", encoding="utf-8")
+    r = run("trips", "card", "13800138000", "--as-of", "2022-11-20", "--records", str(a), str(b),
+            "--json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["abroad"][0]["name"] == "中国香港"
+    r = run("trips", "build", "--as-of", "2022-11-20", "--records", str(a), str(b), "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["cards"] == 2
+
+
+def test_refused_rows_exit_1_with_line_numbers_and_nothing_stored(run, tmp_path, records):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        RECORDS + "13912345678,2022-11-17 08:00:00,121.47,31.23\n13912345678,2022-11-17T09:00:00Z,200,31\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    r = run("trips", "import", str(records), str(bad))
+    assert r.exit_code == 1
+    assert f"{bad}:7: time-without-offset" in r.stderr
+    assert f"{bad}:8: invalid-coordinates" in r.stderr
+    r = run("trips", "import", str(bad), "--json")
+    assert r.exit_code == 1
+    body = json.loads(r.stdout)
+    assert body["code"] == "trip-records-rejected"
+    assert [e["line"] for e in body["details"]["errors"]] == [7, 8]
+    # nothing was imported: the card has no record
+    r = run("trips", "card", "13912345678", "--as-of", "2022-11-20", "--json")
+    assert json.loads(r.stdout)["reason"]["code"] == "no-records"
+
+
+def test_unreadable_files_and_bad_options_exit_2(run, tmp_path):
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(256)) * 4)
+    assert run("trips", "import", str(junk)).exit_code == 2
+    assert run("trips", "import", str(tmp_path / "missing.csv")).exit_code == 2
+    assert run("trips", "build", "--as-of", "21 Nov").exit_code == 2
+    assert run("trips", "card", "12345", "--as-of", "2022-11-20").exit_code == 2
+    assert run("trips", "build").exit_code == 2  # --as-of is required
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 not really parquet")
+    r = run("trips", "import", str(broken))
+    assert r.exit_code == 2, r.output
+    assert "unreadable-file" in r.stderr
+
+
+def test_empty_file_is_refused(run, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    r = run("trips", "import", str(empty))
+    assert r.exit_code == 1
+    assert "empty-file" in r.stderr
+
+
+def test_dates_after_the_service_are_refused(run, records):
+    run("trips", "import", str(records))
+    r = run("trips", "card", "13912345678", "--as-of", "2022-12-13", "--json")
+    assert r.exit_code == 1
+    assert json.loads(r.stdout)["code"] == "trip-service-ended"
+    r = run("trips", "build", "--as-of", "2023-01-01")
+    assert r.exit_code == 1 and "2022-12-13" in r.stderr
+
+
+def test_geolife_points_and_plt(run, tmp_path):
+    points = shared_path("data", "trajectories_geolife_subset", "points.csv.gz")
+    r = run("trips", "import", str(points), "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["phones"] == 14
+    r = run("trips", "card", "19900001010", "--as-of", "2007-09-01", "--json")
+    assert [c["name"] for c in json.loads(r.stdout)["cities"]] == ["天津市"]
+    plt = sorted(shared_path("data", "trajectories_geolife_subset", "plt").rglob("*.plt"))[0]
+    r = run("trips", "import", str(plt), "--format", "plt", "--json", db="plt.db")
+    assert r.exit_code == 0, r.output
+
+
+def test_retention_sweep_json(run, records):
+    run("trips", "import", str(records))
+    r = run("retention", "sweep", "--at", "2022-12-05T00:00:00+08:00", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["deleted"]["location_records"] == 5 and out["deleted"]["trip_phones"] == 2
+    r = run("retention", "sweep")
+    assert r.exit_code == 0 and "deleted 0 location record(s)" in r.stdout
