@@ -86,6 +86,7 @@ def _card_view(request: Request, card: dict[str, Any]) -> dict[str, Any]:
     return {
         "card": card,
         "meaning": meanings.get(card["colour"], ""),
+        "legend": [(c.colour.value, meanings[c.colour.value]) for c in policy.colours],
         "star_policy": policy.star,
         "starred": any(c["star"] for c in card["cities"]),
         "notice": trips.policies.notice_en if en else trips.policies.notice_zh,

@@ -1,0 +1,85 @@
+"""The trip-card page in real headless chromium against a live uvicorn server.
+
+A person enters their number, reads the SMS code (from the development outbox
+table), enters it and sees the card: masked number, "updated at", the cities
+with the star, the 4-hour footnote, the colour; English with ``?lang=en``.
+The server runs on the real clock (after the service ended), so the page shows
+the newest stored card, built here for 2022-05-12.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tests.storage.test_trips import LONG_010, SHIFT_010, risk_subset, shifted_csv
+from tests.web.test_browser import wait_for_otp
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def harbin_card(live_server, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("trips-browser")
+    svc = live_server.service
+    svc.import_risk_areas(risk_subset(tmp, {"黑龙江省"}))
+    svc.import_trip_records([shifted_csv(tmp, LONG_010, SHIFT_010)])
+    svc.build_trip_cards(date(2022, 5, 12))
+    return LONG_010
+
+
+@pytest.fixture
+def page(page):
+    """The page fixture, failing the test on any script error or CSP violation."""
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on(
+        "console",
+        lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None,
+    )  # fmt: skip
+    yield page
+    problems = [p for p in problems if "status of 401" not in p]
+    assert not problems, problems
+
+
+def test_trip_card_through_the_sms_code(page, live_server, harbin_card):
+    phone = harbin_card
+    page.goto(f"{live_server.url}/trips")
+    page.fill("#phone", phone)
+    page.click("form[action='/trips'] button[type=submit]")
+    page.wait_for_selector("#code-sent")
+    assert "199****1010" in page.inner_text("#code-sent")
+    page.fill("#code", wait_for_otp(live_server.service, phone))
+    page.click("form[action='/trips/verify'] button[type=submit]")
+    page.wait_for_selector("#trip-card")
+
+    assert page.inner_text("#trip-phone") == "199****1010的动态行程卡"
+    assert page.inner_text("#trip-updated").startswith("更新于：2022.05.11")
+    assert page.get_attribute("#trip-card", "data-colour") == "green"
+    assert page.inner_text("#trip-colour-label") == "绿色行程卡"
+    harbin = page.locator(".trip-city[data-code='230100']")
+    assert harbin.get_attribute("data-star") == "true"
+    assert harbin.locator(".trip-star").inner_text() == "*"
+    assert "哈尔滨市" in harbin.inner_text()
+    assert "停留4小时以上" in page.inner_text("#trip-stay-note")
+    assert "并不表示用户实际到访过" in page.inner_text("#trip-star-note")
+    assert "TC-2021-01-08" in page.inner_text("#trip-policy")
+    assert page.input_value("#trip-date") == "2022-05-12"
+    # the colour block is really coloured (green background from the stylesheet)
+    bg = page.eval_on_selector("#trip-colour", "e => getComputedStyle(e).backgroundColor")
+    assert bg == "rgb(21, 128, 61)"
+
+    page.click("a[hreflang=en]")
+    page.wait_for_selector("html[lang=en]")
+    assert page.inner_text("#trip-phone") == "Trip card of 199****1010"
+    assert page.inner_text("#trip-colour-label") == "Green trip card"
+    assert "4 hours or more" in page.inner_text("#trip-stay-note")
+
+    # another date: 哈尔滨 was delisted after 2022-05-20
+    page.fill("#trip-date", "2022-05-23")
+    page.click(".trip-date-form button[type=submit]")
+    page.wait_for_selector(".trip-city[data-code='230100'][data-star='false']")
+
+    page.click("#trip-sign-out")
+    page.wait_for_selector("#phone")
