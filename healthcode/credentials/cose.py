@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
-    encode_dss_signature,
 )
 
 from healthcode.credentials.errors import CoseInvalid, SignatureInvalid, UnsupportedAlgorithm
@@ -162,6 +161,21 @@ def encode_sign1(payload: bytes, *, key: PrivateKey, alg: int, kid: bytes) -> by
     return cbor2.dumps(cbor2.CBORTag(TAG_SIGN1, [prot_b, {}, payload, sig]))
 
 
+def _der_int(value: bytes) -> bytes:
+    """DER INTEGER of an unsigned big-endian number (minimal, positive)."""
+    value = value.lstrip(b"\0") or b"\0"
+    if value[0] & 0x80:
+        value = b"\0" + value
+    return b"\x02" + bytes((len(value),)) + value
+
+
+def _der_signature(r: bytes, s: bytes) -> bytes:
+    """``Ecdsa-Sig-Value`` DER of raw ``r`` and ``s`` (≤ 48 bytes each, so short lengths);
+    the same bytes as ``encode_dss_signature(int(r), int(s))``."""
+    body = _der_int(r) + _der_int(s)
+    return b"\x30" + bytes((len(body),)) + body
+
+
 #: Concrete classes seen to be EC public keys (an exact type lookup instead of the ABC check).
 _EC_KEY_TYPES: set[type] = set()
 
@@ -190,9 +204,7 @@ def verify_signature(sign1: Sign1, key: PublicKey) -> None:
             size = 32 if alg == ALG_ES256 else 48
             if len(sig) != 2 * size:
                 raise SignatureInvalid("ECDSA signature has the wrong length")
-            der = encode_dss_signature(
-                int.from_bytes(sig[:size], "big"), int.from_bytes(sig[size:], "big")
-            )
+            der = _der_signature(sig[:size], sig[size:])
             key.verify(der, tbs, _ECDSA_SHA256 if alg == ALG_ES256 else _ECDSA_SHA384)
         elif alg == ALG_EDDSA and isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(sig, tbs)

@@ -32,7 +32,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import cbor2
 from cryptography import x509
@@ -233,9 +233,8 @@ def decode_cbor(data: bytes) -> Any:
     return item
 
 
-@dataclass(frozen=True)
-class Cwt:
-    """Decoded CWT claims of an HCERT.
+class Cwt(NamedTuple):
+    """Decoded CWT claims of an HCERT (immutable; a named tuple: cheap to make per scan).
 
     :ivar payload: the EU DCC payload (``hcert`` -260 → 1) as JSON-compatible data.
     :ivar raw_payload: the same payload as decoded from CBOR (for structural comparison).
@@ -921,7 +920,7 @@ def verify_into(
 
         report.run("rules", rules)
 
-    misses = value_set_misses(payload, options.value_set_names)
+    misses = value_set_misses(payload, options.value_set_names) if options.value_set_names else []
     if misses:
         report.warn("value-set-unknown-code")
         report.details["unknown_codes"] = misses

@@ -150,3 +150,17 @@ def test_shc_qr_symbol_is_byte_plus_numeric_and_fits_version_22():
     assert qr.version <= shc.MAX_QR_VERSION and qr.error == "L"
     small = "shc:/" + shc.jws_to_numeric("eyJhbGciOiJFUzI1NiJ9.abc.def")
     assert decode_image(encode_png(small)) == [small]
+
+
+def test_ecdsa_der_is_what_cryptography_encodes():
+    import os
+
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    edges = [bytes(32), b"\x80" + bytes(31), b"\x00\x7f" + os.urandom(30), b"\xff" * 32]
+    for r in [*edges, *(os.urandom(32) for _ in range(200))]:
+        for s in (bytes(32), b"\x00\x80" + bytes(30), os.urandom(32)):
+            want = encode_dss_signature(int.from_bytes(r, "big"), int.from_bytes(s, "big"))
+            assert cose._der_signature(r, s) == want
+    r48 = b"\x80" + os.urandom(47)
+    assert cose._der_signature(r48, r48) == encode_dss_signature(*[int.from_bytes(r48, "big")] * 2)
