@@ -10,6 +10,7 @@ Prints, from one run:
 - ``straightforward``: the pipeline one writes from public libraries — ``base45`` +
   ``zlib`` + ``cbor2`` + ``cryptography`` — with the same checks minus the report;
 - ratios: healthcode / raw (target ≥ 0.5), straightforward / raw, healthcode / straightforward;
+- the same ratio from the least disturbed of many interleaved 100-call batches;
 - the wall time of verifying every DCC conformance vector (``vectors/dcc``).
 
 Usage: ``python benchmarks/bench_hc1.py [--seconds 2]`` (pins itself to one CPU when it can).
@@ -83,6 +84,21 @@ def rate(fn: Callable[[], object], seconds: float) -> float:
         now = time.perf_counter()
         if now >= deadline:
             return count / (now - start)
+
+
+def min_of_batches(
+    first: Callable[[], object], second: Callable[[], object], *, batches: int = 300
+) -> tuple[float, float]:
+    """Seconds per call of each, the minimum over interleaved batches of 100 calls: the
+    least disturbed batch of each, robust when other jobs share the machine."""
+    best = [1.0, 1.0]
+    for _ in range(batches):
+        for i, fn in enumerate((first, second)):
+            start = time.perf_counter()
+            for _ in range(100):
+                fn()
+            best[i] = min(best[i], (time.perf_counter() - start) / 100)
+    return best[0], best[1]
 
 
 def build() -> tuple[str, x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -212,6 +228,14 @@ def main() -> None:
     )
     print(f"straightforward base45+zlib+cbor2    {plain:9.0f} /s   ratio to raw {plain / raw:.2f}")
     print(f"healthcode / straightforward          {ours / plain:9.2f}")
+    batch_raw, batch_ours = min_of_batches(
+        lambda: public.verify(der, tbs, ec.ECDSA(hashes.SHA256())),
+        lambda: verify(text, trust=trust, at=AT),
+    )
+    print(
+        f"min of interleaved 100-call batches: raw {batch_raw * 1e6:.1f} µs, "
+        f"healthcode {batch_ours * 1e6:.1f} µs, ratio {batch_raw / batch_ours:.2f}"
+    )
 
     shared = Path(os.environ.get("HEALTHCODE_SHARED", "../shared"))
     schema_dir = shared / "vectors" / "dcc-schema"
