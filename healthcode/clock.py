@@ -57,7 +57,10 @@ def parse_instant(text: str, *, default_tz: ZoneInfo | None = None) -> datetime:
         if default_tz is None:
             raise ValueError(f"time without UTC offset: {text!r}")
         dt = dt.replace(tzinfo=default_tz)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-14:00
+        raise ValueError(f"time out of range: {text!r}") from exc
 
 
 def to_epoch(dt: datetime) -> int:

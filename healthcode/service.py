@@ -26,9 +26,10 @@ from healthcode.audit.tags import AuditTag
 from healthcode.clock import Clock, SystemClock
 from healthcode.config import Settings
 from healthcode.credentials import native
+from healthcode.credentials.errors import SeveralCodes
 from healthcode.credentials.inputs import ScannedInput, from_bytes
 from healthcode.credentials.model import Colour, HealthCodeClaims, LatestTest
-from healthcode.credentials.pipeline import VerifyOptions, verify
+from healthcode.credentials.pipeline import VerifyOptions, clean_scanned_text, detect_format, verify
 from healthcode.credentials.qr import looks_like_image
 from healthcode.credentials.report import VerificationReport
 from healthcode.credentials.trust import TrustStore
@@ -321,14 +322,25 @@ class HealthCode:
         picture: bool | None = None,
         actor: str = "cli",
     ) -> VerificationReport:
-        """Verify QR text(s); the verdict and reason codes (never the token) are audited."""
-        report = verify(
-            list(texts),
-            trust=trust or self.trust_store(),
-            at=at or self.now(),
-            options=options,
-            picture=picture,
-        )
+        """Verify QR text(s); the verdict and reason codes (never the token) are audited.
+
+        Several texts are accepted only as the chunks of one SMART Health Card;
+        anything else (two codes pasted, two QR symbols in one picture) is
+        ``several-codes``, never the verdict of whichever came first.
+        """
+        texts = list(texts)
+        if len(texts) > 1 and not all(detect_format(clean_scanned_text(t)) == "shc" for t in texts):
+            report = VerificationReport.start("unknown", ["picture", "prefix"])
+            report.stages["picture"] = picture
+            report.fail("prefix", SeveralCodes.code)
+        else:
+            report = verify(
+                texts,
+                trust=trust or self.trust_store(),
+                at=at or self.now(),
+                options=options,
+                picture=picture,
+            )
         self._audit_verify(report, actor)
         return report
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from healthcode.clock import SHANGHAI, parse_instant
 from healthcode.config import Settings, load_settings
@@ -73,10 +74,23 @@ def settings_from_ctx() -> Settings:
 def service() -> Any:
     from healthcode.service import HealthCode
 
+    settings = settings_from_ctx()
     try:
-        return HealthCode(settings_from_ctx())
+        return HealthCode(settings)
     except HealthCodeError as exc:
-        fail(exc, as_json=False)
+        fail(exc, as_json=_wants_json())
+    except SQLAlchemyError as exc:
+        from healthcode.errors import ConfigError
+
+        first = str(exc).splitlines()[0][:300]
+        fail(
+            ConfigError(f"cannot open the database {settings.db!r}: {first}"), as_json=_wants_json()
+        )
+
+
+def _wants_json() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.params.get("as_json"))
 
 
 def parse_time_option(value: str, what: str) -> datetime:
@@ -212,6 +226,8 @@ def holder_enrol(
 @db_option
 def code_cmd(holder_id: str, as_json: bool, png: str | None) -> None:
     """Issue a fresh signed, short-lived health-code token for a holder."""
+    if png:
+        _check_writable(png)
     svc = service()
     try:
         out = svc.issue_code(holder_id)
@@ -563,6 +579,15 @@ def trust_anchor(out: str | None) -> None:
         click.echo(text, nl=False)
 
 
+def _check_writable(path: str) -> None:
+    """Fail early (exit 2) when an output file cannot be written."""
+    from healthcode.errors import MissingSharedFile
+
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        fail(MissingSharedFile(f"cannot write {path}: no folder {parent}"), as_json=_wants_json())
+
+
 def _write_text(path: str, text: str) -> None:
     from healthcode.errors import MissingSharedFile
 
@@ -605,6 +630,10 @@ def keys_list(as_json: bool) -> None:
 def keys_rotate(issuer: str, purpose: str) -> None:
     """Create a new active key for ISSUER; the old one keeps verifying for the grace period."""
     from healthcode.issuers import service as isv
+    from healthcode.issuers.regions import BY_CODE
+
+    if issuer not in BY_CODE:
+        raise click.BadParameter(f"unknown issuer {issuer}", param_hint="ISSUER")
 
     svc = service()
     try:
@@ -994,8 +1023,35 @@ def demo(demo_date: str | None, as_json: bool) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(obj={}, prog_name="healthcode")
+    """Console-script entry point.
+
+    An unexpected exception is a bug: it is reported as ``internal-error`` (exit 1)
+    without a traceback, unless ``HEALTHCODE_DEBUG=1``.
+    """
+    import os
+
+    try:
+        cli(obj={}, prog_name="healthcode", standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if os.environ.get("HEALTHCODE_DEBUG") == "1":
+            raise
+        if "--json" in sys.argv:
+            emit(
+                {
+                    "ok": False,
+                    "status": 500,
+                    "code": "internal-error",
+                    "message": type(exc).__name__,
+                }
+            )
+        click.echo(
+            f"error [internal-error]: {type(exc).__name__}: {str(exc)[:300]} "
+            "(a bug; HEALTHCODE_DEBUG=1 shows the traceback)",
+            err=True,
+        )
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

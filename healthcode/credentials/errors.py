@@ -137,3 +137,7 @@ class Revoked(CredentialError):
 
 class RuleFailed(CredentialError):
     code = "rule-failed"
+
+
+class SeveralCodes(CredentialError):
+    code = "several-codes"  # more than one code given where one is expected (not SHC chunks)

@@ -276,7 +276,7 @@ def verify_into(text: str, *, trust: TrustStore, at: datetime) -> VerificationRe
     else:
         stages["claims"] = True
     skew = timedelta(seconds=trust.clock_skew_seconds)
-    if at + skew < claims.issued_at:
+    if at < claims.issued_at - skew:
         r.fail("expiry", NotYetValid.code)  # "check the device clock", never "signature invalid"
     elif at >= claims.expires_at + skew:
         r.fail("expiry", Expired.code)

@@ -16,7 +16,7 @@ without one is an error); dates are ``YYYY-MM-DD``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from healthcode.clock import parse_instant
@@ -52,12 +52,23 @@ def _req(row: dict[str, Any], name: str) -> str:
     return str(v).strip()
 
 
-def _instant(row: dict[str, Any], name: str) -> datetime:
+#: Facts before the first health codes (2020-02) are not plausible; neither are
+#: facts more than a day in the future (time-zone mistakes aside).
+EARLIEST = datetime(2019, 12, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+
+def _instant(row: dict[str, Any], name: str, now: datetime | None = None) -> datetime:
     raw = _req(row, name)
     try:
-        return parse_instant(raw)
-    except ValueError as exc:
+        when = parse_instant(raw)
+    except (ValueError, OverflowError) as exc:
         raise FieldError(name, f"not an ISO-8601 time with offset: {raw!r}") from exc
+    if when < EARLIEST:
+        raise FieldError(name, f"before {EARLIEST.date()}: {raw!r}")
+    if now is not None and when > now + FUTURE_SLACK:
+        raise FieldError(name, f"in the future: {raw!r}")
+    return when
 
 
 def _choice(row: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
@@ -75,15 +86,18 @@ def holder_ref(row: dict[str, Any]) -> tuple[str, str]:
     raise FieldError("holder_id", "give holder_id, or id_number (and id_type)")
 
 
-def parse_fact(kind: str, row: dict[str, Any]) -> ParsedFact:
+def parse_fact(kind: str, row: dict[str, Any], *, now: datetime | None = None) -> ParsedFact:
     """Validate one record of ``kind``.
+
+    :param now: the import's instant (UTC); facts dated more than a day after it are refused.
+      (Quarantine ``end`` and a stay's planned ``end`` may lie in the future.)
 
     :raises FieldError: the first invalid field.
     :raises ValueError: unknown kind.
     """
     ref = holder_ref(row)
     if kind == "tests":
-        sampled = _instant(row, "sampled_at")
+        sampled = _instant(row, "sampled_at", now)
         data: dict[str, Any] = {
             "kind": _choice(row, "kind", ("pcr", "antigen")),
             "result": _choice(row, "result", ("negative", "positive")),
@@ -91,7 +105,7 @@ def parse_fact(kind: str, row: dict[str, Any]) -> ParsedFact:
             "lab": str(row.get("lab") or "")[:100],
         }
         if row.get("reported_at"):
-            rep = _instant(row, "reported_at")
+            rep = _instant(row, "reported_at", now)
             if rep < sampled:
                 raise FieldError("reported_at", "before sampled_at")
             data["reported_at"] = rep.isoformat()
@@ -107,7 +121,7 @@ def parse_fact(kind: str, row: dict[str, Any]) -> ParsedFact:
             day = date.fromisoformat(_req(row, "date"))
         except ValueError as exc:
             raise FieldError("date", "must be YYYY-MM-DD") from exc
-        when = parse_instant(day.isoformat() + "T00:00:00+08:00")
+        when = _instant({"date": day.isoformat() + "T00:00:00+08:00"}, "date", now)
         return ParsedFact(
             ref,
             kind,
@@ -115,7 +129,7 @@ def parse_fact(kind: str, row: dict[str, Any]) -> ParsedFact:
             {"dose": dose, "date": day.isoformat(), "product": str(row.get("product") or "")[:100]},
         )
     if kind == "declarations":
-        declared = _instant(row, "declared_at")
+        declared = _instant(row, "declared_at", now)
         raw_sym = str(row.get("symptoms") or "")
         symptoms = sorted(
             {s.strip().lower() for s in raw_sym.replace(",", ";").split(";") if s.strip()}
@@ -140,7 +154,7 @@ def parse_fact(kind: str, row: dict[str, Any]) -> ParsedFact:
             )  # fmt: skip
         return ParsedFact(ref, kind, declared, data, place, stay)
     if kind == "contacts":
-        listed = _instant(row, "listed_at")
+        listed = _instant(row, "listed_at", now)
         data = {
             "kind": _choice(
                 row,

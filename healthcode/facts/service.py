@@ -113,6 +113,8 @@ def import_facts(
     if kind not in KINDS:
         raise InputError(f"unknown fact kind {kind!r}; one of {', '.join(KINDS)}")
     rows = list(rows)
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise InputError(f"more than {MAX_IMPORT_ROWS} rows; split the file")
     errors: list[dict[str, Any]] = []
     parsed: list[tuple[Holder, ParsedFact]] = []
     for i, row in enumerate(rows, start=2):
@@ -127,7 +129,7 @@ def import_facts(
             )
             continue
         try:
-            fact = parse_fact(kind, row)
+            fact = parse_fact(kind, row, now=at)
         except FieldError as exc:
             errors.append(
                 {"line": i, "field": exc.field, "code": "invalid-field", "message": str(exc)}

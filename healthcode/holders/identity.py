@@ -65,7 +65,7 @@ class IdDocument:
 
 
 def _check_18(number: str, *, allowed_prefixes: set[str] | None, what: str) -> date:
-    if not re.fullmatch(r"\d{17}[\dX]", number):
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
         raise InvalidIdNumber(f"{what} must be 17 digits and a check character (0-9 or X)")
     if allowed_prefixes is not None and number[:2] not in allowed_prefixes:
         raise InvalidIdNumber(f"{what}: unknown region code {number[:6]}")
@@ -107,7 +107,7 @@ def validate_id(
             raise InvalidIdNumber("residence permit numbers start with 810000, 820000 or 830000")
         nat = {"81": "HK", "82": "MO", "83": "TW"}[num[:2]]
     elif kind is IdType.FOREIGN_PERMANENT_RESIDENCE:
-        if re.fullmatch(r"[A-Z]{3}\d{12}", num):
+        if re.fullmatch(r"[A-Z]{3}[0-9]{12}", num):
             nat = nat or num[:3]
             try:
                 born = date(1900 + int(num[7:9]), int(num[9:11]), int(num[11:13]))
@@ -125,11 +125,11 @@ def validate_id(
         if not nat or not re.fullmatch(r"[A-Z]{2,3}", nat):
             raise InvalidIdNumber("a passport needs --nationality (ISO 3166-1 code, e.g. DE)")
     elif kind is IdType.HKM_TRAVEL_PERMIT:
-        if not re.fullmatch(r"[HM]\d{8}(\d{2})?", num):
+        if not re.fullmatch(r"[HM][0-9]{8}([0-9]{2})?", num):
             raise InvalidIdNumber("Hong Kong/Macao travel permit: H or M and 8 (or 10) digits")
         nat = "HK" if num[0] == "H" else "MO"
     elif kind is IdType.TW_TRAVEL_PERMIT:
-        if not re.fullmatch(r"\d{8}(\d{2})?", num):
+        if not re.fullmatch(r"[0-9]{8}([0-9]{2})?", num):
             raise InvalidIdNumber("Taiwan travel permit: 8 (or 10) digits")
         nat = "TW"
     if born is not None and today is not None and born > today:
@@ -147,7 +147,7 @@ def normalise_phone(phone: str) -> str:
         p = p[3:]
     elif len(p) == 13 and p.startswith("86"):
         p = p[2:]
-    if not re.fullmatch(r"1[3-9]\d{9}", p):
+    if not re.fullmatch(r"1[3-9][0-9]{9}", p):
         raise InvalidPhone("phone must be a mainland mobile number: 11 digits starting 13–19")
     return p
 

@@ -85,6 +85,6 @@ BY_CODE: dict[str, Region] = {r.code: r for r in REGIONS}
 
 def region_of(code: str) -> Region | None:
     """The issuer region for a GB/T 2260 code at any level (``110105`` → 北京市)."""
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
         return None
     return BY_CODE.get(code) or BY_CODE.get(code[:2] + "0000")

@@ -16,10 +16,10 @@ re-evaluated.
 from __future__ import annotations
 
 import csv
-import gzip
 import hashlib
 import io
 import secrets
+import zlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +36,8 @@ from healthcode.riskareas.places import MUNICIPALITIES, place_key
 from healthcode.storage.models import ImportRun, RiskArea
 
 LEVELS = ("high", "medium", "low")
+#: Largest list accepted after decompression (the real 2022 list is 60 MiB).
+MAX_LIST_BYTES = 256 * 2**20
 COLUMNS = (
     "level",
     "province",
@@ -56,15 +58,33 @@ def read_episodes(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     """
     try:
         raw = path.read_bytes()
-        text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8-sig")
-    except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
+        if raw[:2] == b"\x1f\x8b":
+            inflater = zlib.decompressobj(wbits=31)
+            body = inflater.decompress(raw, MAX_LIST_BYTES)
+            if inflater.unconsumed_tail:
+                raise InputError(f"{path}: inflates to more than {MAX_LIST_BYTES // 2**20} MiB")
+        else:
+            body = raw
+        text = body.decode("utf-8-sig")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from exc
     reader = csv.DictReader(io.StringIO(text))
-    if tuple(reader.fieldnames or ()) != COLUMNS:
+    try:
+        header = tuple(reader.fieldnames or ())
+    except csv.Error as exc:
+        raise InputError(f"{path}: not CSV: {exc}") from exc
+    if header != COLUMNS:
         raise InputError(f"{path}: expected header {','.join(COLUMNS)}")
     rows: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
-    for line, rec in enumerate(reader, start=2):
+    records = enumerate(reader, start=2)
+    while True:
+        try:
+            line, rec = next(records)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise InputError(f"{path}: malformed CSV near line {reader.line_num}: {exc}") from exc
         try:
             level = rec["level"]
             if level not in LEVELS:

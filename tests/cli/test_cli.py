@@ -275,3 +275,34 @@ def test_verify_smart_health_card_file_and_chunks(run, shared):
         "--json",
     )
     assert r3.exit_code == 1  # a chunk is missing
+
+
+def test_two_codes_are_not_one_verdict(run):
+    hid = json.loads(enrol(run).stdout)["holder_id"]
+    token = json.loads(run("code", hid, "--json").stdout)["token"]
+    r = run("verify", token, "garbage", "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout)["reasons"] == ["several-codes"]
+
+
+def test_holder_regions_must_be_real_regions(run):
+    for region in ("100000", "11٠١٠٥", "990000"):
+        r = enrol(run, region=region)
+        assert r.exit_code == 1 and json.loads(r.stdout)["code"] == "invalid-region", region
+
+
+def test_unopenable_database_is_exit_2(run):
+    r = run(
+        "holder",
+        "enrol",
+        "--name",
+        "张三",
+        "--id-number",
+        ID,
+        "--phone",
+        "13912345678",
+        "--region",
+        "110000",
+        "--json",
+        db="/nonexistent-dir/x.db",
+    )
+    assert r.exit_code == 2 and json.loads(r.stdout)["code"] == "config-invalid"

@@ -406,3 +406,16 @@ def test_a_status_edited_behind_the_apps_back_is_found(svc):
         )
     rep = svc.audit_verify()
     assert not rep.ok and h["holder_id"] in rep.problem
+
+
+def test_buffered_verification_audit_is_written_and_signed(svc):
+    before = svc.admin_overview()["audit_entries"]
+    svc.buffer_verification_audit(interval_seconds=60)
+    for text_ in ("garbage", "HP1:XYZ", "HC1:"):
+        assert svc.verify([text_]).verdict == "invalid"
+    assert svc.admin_overview()["audit_entries"] == before  # still buffered
+    assert svc.flush_audit() == 3
+    with svc.db.read() as s:
+        rows = s.execute(select(AuditEntry.data).where(AuditEntry.tag == "credential:verify")).scalars().all()
+    assert [r["verdict"] for r in rows] == ["invalid"] * 3
+    assert svc.audit_verify().ok

@@ -83,3 +83,22 @@ def test_masks():
     assert mask_name("张三") == "张*"
     assert mask_id("110101199003071234") == "1101**********1234"
     assert mask_phone("13912345678") == "139****5678"
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "11０１０５１９４９１２３１００２X",  # full-width digits
+        "11٠١٠٥١٩٤٩١٢٣١٠٠٢X",  # Arabic-Indic digits
+    ],
+)
+def test_only_ascii_digits_count(number):
+    with pytest.raises(InvalidIdNumber):
+        validate_id("resident-id", number)
+
+
+def test_non_ascii_digits_in_permits_and_phones_are_refused():
+    with pytest.raises(InvalidIdNumber):
+        validate_id("hkm-travel-permit", "H１２３４５６７８")
+    with pytest.raises(InvalidPhone):
+        normalise_phone("13９１２３４５６７８")
