@@ -361,3 +361,30 @@ def test_dsc_close_to_its_end_is_replaced_in_local_mode(ec_svc):
         )
     assert statuses == ["active", "rotated"]
     assert ec_svc.verify([second.text]).verdict == "valid"
+
+
+def test_production_needs_keys_made_on_purpose_and_https(db_url, fixed_clock):
+    import os
+
+    from healthcode.config import Settings
+    from healthcode.errors import ConfigError, NotFound
+    from healthcode.issuers import service as isv
+
+    settings = Settings(db=db_url, environment="prod", master_key=os.urandom(32),
+                        public_url=PUBLIC_URL)  # fmt: skip
+    app = HealthCode(settings, clock=fixed_clock)
+    try:
+        hid = holder(app)
+        with pytest.raises(NotFound, match="keys create 110000 --purpose dcc"):
+            app.issue_certificate(hid, kind="test", format="hc1")
+        with app.db.session() as s:
+            isv.create_key(s, issuer="110000", purpose="dcc", master=settings.master_key,
+                           at=app.now(), actor="test")  # fmt: skip
+        cert = app.issue_certificate(hid, kind="test", format="hc1")
+        report = app.verify([cert.text])
+        assert report.verdict == "valid" and "DEMO" not in report.claims["hcert"]["t"][0]["is"]
+        with pytest.raises(ConfigError):
+            HealthCode(replace(settings, public_url="http://127.0.0.1:8000"), clock=fixed_clock,
+                       db=app.db).issue_certificate(hid, kind="test", format="shc")  # fmt: skip
+    finally:
+        app.close()
