@@ -70,7 +70,7 @@ def load_demo(svc: Any, *, demo_date: str | None = None, progress: Any = None) -
         svc.import_risk_areas(path, actor="demo", progress=progress)
     if not svc.list_risk_areas(at=as_of, limit=1):
         raise InputError(
-            f"no risk area is listed on {day}; choose a demo date between 2022-04-16 and 2022-12-31"
+            f"no risk area is listed on {day}; choose a demo date between 2022-04-16 and 2022-12-29 (the lists were emptied after that)"
         )
     now = svc.now()
     with svc.db.session() as s:

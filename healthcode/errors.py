@@ -21,6 +21,7 @@ Tree::
     │   └── OtpInvalid              (otp-invalid)
     ├── RateLimited                 (rate-limited, 429)
     ├── PayloadTooLarge             (payload-too-large, 413)
+    ├── FileUnreadable              (file-unreadable, 400)  a named file cannot be read/written
     ├── ConfigError                 (config-invalid, 500)
     │   └── MissingSharedFile       (shared-file-missing)
     └── CredentialError             (credential-invalid, 422)  see credentials.errors
@@ -117,6 +118,13 @@ class PayloadTooLarge(HealthCodeError):
 class ConfigError(HealthCodeError):
     code = "config-invalid"
     status = 500
+
+
+class FileUnreadable(HealthCodeError):
+    """A file named on the command line cannot be read or written (exit 2)."""
+
+    code = "file-unreadable"
+    status = 400
 
 
 class MissingSharedFile(ConfigError):

@@ -228,7 +228,10 @@ class HealthCode:
                     "kind": latest.kind,
                     "result": latest.result,
                     "sampled_at": latest.sampled_at.isoformat(),
-                    "hours_since": int((at - latest.sampled_at).total_seconds() // 3600),
+                    # counted from the status's evaluation instant: the demo date for DEMO holders
+                    "hours_since": int(
+                        ((cur.as_of if h.demo else at) - latest.sampled_at).total_seconds() // 3600
+                    ),
                 },
                 "doses": _doses(facts),
             }

@@ -395,15 +395,28 @@ def facts() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @db_option
 def facts_import(kind: str, file: str, as_json: bool) -> None:
-    """Import a CSV (or JSON array) of facts: all rows or none, with a per-row report."""
-    from healthcode.errors import InputError, MissingSharedFile
+    """Import a CSV (or JSON array) of facts: all rows or none, with a per-row report.
+
+    \b
+    Every row names the holder: holder_id, or id_number [+ id_type].
+    Times are ISO-8601 with an offset (2022-11-19T08:00:00+08:00).
+    tests         kind (pcr|antigen), result (negative|positive), sampled_at
+                  [, reported_at, lab]
+    vaccinations  dose (1-10), date (YYYY-MM-DD) [, product]
+    declarations  declared_at [, symptoms (fever;cough;...)]
+                  [, province, city, county, community, start, end]  a stay
+    contacts      kind (confirmed|suspected|asymptomatic|close|secondary|
+                  companion), listed_at [, source]
+    quarantine    kind (centralized|home|monitoring), start, end
+    """
+    from healthcode.errors import FileUnreadable, InputError
     from healthcode.facts.service import parse_csv
 
     try:
         try:
             text = Path(file).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
-            raise MissingSharedFile(f"cannot read {file}: {exc}") from exc
+            raise FileUnreadable(f"cannot read {file}: {exc}") from exc
         if text.lstrip().startswith("["):
             try:
                 rows = json.loads(text)
@@ -464,8 +477,10 @@ def risk_areas_import(file: str | None, as_json: bool) -> None:
             else settings.shared_path("data", "risk_areas_nhc_2022", "risk_area_episodes.csv.gz")
         )
         if not path.is_file():
-            from healthcode.errors import MissingSharedFile
+            from healthcode.errors import FileUnreadable, MissingSharedFile
 
+            if file:
+                raise FileUnreadable(f"cannot read {path}: no such file")
             raise MissingSharedFile(f"cannot read {path}: no such file")
         svc = service()
         out = svc.import_risk_areas(path, progress=_progress("importing"))
@@ -503,7 +518,14 @@ def risk_areas_list(
     svc = service()
     areas = svc.list_risk_areas(at=at, province=province, city=city, level=level, limit=limit)
     if as_json:
-        emit({"at": at.astimezone(SHANGHAI).isoformat(), "count": len(areas), "areas": areas})
+        out: dict[str, Any] = {
+            "at": at.astimezone(SHANGHAI).isoformat(),
+            "count": len(areas),
+            "areas": areas,
+        }
+        if limit is not None and len(areas) == limit:
+            out["limited"] = True  # --limit cut the list; "count" is what is shown
+        emit(out)
     else:
         for a in areas:
             click.echo(
@@ -581,20 +603,20 @@ def trust_anchor(out: str | None) -> None:
 
 def _check_writable(path: str) -> None:
     """Fail early (exit 2) when an output file cannot be written."""
-    from healthcode.errors import MissingSharedFile
+    from healthcode.errors import FileUnreadable
 
     parent = Path(path).resolve().parent
     if not parent.is_dir():
-        fail(MissingSharedFile(f"cannot write {path}: no folder {parent}"), as_json=_wants_json())
+        fail(FileUnreadable(f"cannot write {path}: no folder {parent}"), as_json=_wants_json())
 
 
 def _write_text(path: str, text: str) -> None:
-    from healthcode.errors import MissingSharedFile
+    from healthcode.errors import FileUnreadable
 
     try:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
-        fail(MissingSharedFile(f"cannot write {path}: {exc}"), as_json=False)
+        fail(FileUnreadable(f"cannot write {path}: {exc}"), as_json=False)
 
 
 @cli.group()
@@ -735,12 +757,17 @@ def audit_verify(as_json: bool) -> None:
 
 
 @audit.command("checkpoint")
+@click.option("--json", "as_json", is_flag=True)
 @db_option
-def audit_checkpoint() -> None:
-    """Sign the current head of the chain now."""
+def audit_checkpoint(as_json: bool) -> None:
+    """Sign the current head of the chain now (every write already signs one)."""
     svc = service()
     svc.audit_checkpoint()
-    click.echo("checkpoint signed")
+    rep = svc.audit_verify()
+    if as_json:
+        emit({"ok": rep.ok, "entries": rep.entries, "checkpoints": rep.checkpoints})
+    else:
+        click.echo(f"head of {rep.entries} entries signed ({rep.checkpoints} checkpoint(s))")
 
 
 # --------------------------------------------------------------------------- trips, retention
@@ -996,7 +1023,7 @@ def _print_demo(summary: dict[str, Any], *, base: str) -> None:
             err=True,
         )
     click.echo(
-        f"  sign in at {base}/holder/login with a DEMO phone; the one-time code is on {base}/admin",
+        f"  sign in at {base}/holder/sign-in with a DEMO phone; the one-time code is on {base}/admin",
         err=True,
     )
 

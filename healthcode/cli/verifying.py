@@ -11,7 +11,7 @@ from healthcode.config import Settings
 from healthcode.credentials.inputs import ScannedInput, from_bytes
 from healthcode.credentials.pipeline import VerifyOptions
 from healthcode.credentials.trust import TrustStore
-from healthcode.errors import InputError, MissingSharedFile
+from healthcode.errors import FileUnreadable, InputError
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 
@@ -19,7 +19,7 @@ MAX_INPUT_BYTES = 16 * 1024 * 1024
 def read_inputs(inputs: tuple[str, ...] | list[str]) -> ScannedInput:
     """Each INPUT is an existing file's path, or else the QR text itself.
 
-    :raises MissingSharedFile: a file that exists but cannot be read (exit 2).
+    :raises FileUnreadable: a file that exists but cannot be read (exit 2).
     """
     texts: list[str] = []
     picture: bool | None = None
@@ -39,7 +39,7 @@ def read_inputs(inputs: tuple[str, ...] | list[str]) -> ScannedInput:
             else:
                 data = p.read_bytes()
         except OSError as exc:
-            raise MissingSharedFile(f"cannot read {item}: {exc}") from exc
+            raise FileUnreadable(f"cannot read {item}: {exc}") from exc
         scanned = from_bytes(data, name=p.name)
         if scanned.picture is False or scanned.card_file is not None:
             return scanned
@@ -74,7 +74,7 @@ def build_trust(
         try:
             raw = Path(trust_list).read_bytes()
         except OSError as exc:
-            raise MissingSharedFile(f"cannot read {trust_list}: {exc}") from exc
+            raise FileUnreadable(f"cannot read {trust_list}: {exc}") from exc
         try:
             doc = json.loads(raw)
         except (ValueError, RecursionError):
@@ -123,14 +123,14 @@ def build_trust(
 def read_public_key(path: str) -> bytes:
     """SubjectPublicKeyInfo DER from a PEM or DER public-key file (a trust anchor).
 
-    :raises MissingSharedFile: unreadable file; :raises InputError: not a public key.
+    :raises FileUnreadable: unreadable file; :raises InputError: not a public key.
     """
     from cryptography.hazmat.primitives import serialization
 
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise MissingSharedFile(f"cannot read {path}: {exc}") from exc
+        raise FileUnreadable(f"cannot read {path}: {exc}") from exc
     try:
         key = (
             serialization.load_pem_public_key(data)
@@ -161,7 +161,7 @@ def build_options(
         try:
             rules = json.loads(Path(rules_file).read_text(encoding="utf-8"))
         except OSError as exc:
-            raise MissingSharedFile(f"cannot read {rules_file}: {exc}") from exc
+            raise FileUnreadable(f"cannot read {rules_file}: {exc}") from exc
         except ValueError as exc:
             raise InputError(f"{rules_file}: malformed JSON: {exc}") from exc
         if not isinstance(rules, list):

@@ -148,7 +148,9 @@ def import_facts(
             continue
         parsed.append((holder, fact))
     if not rows:
-        errors.append({"line": 1, "field": "", "code": "empty", "message": "no records"})
+        raise ImportRejected(
+            "the file has no records; nothing was imported", details={"rows": 0, "errors": []}
+        )
     if errors:
         raise ImportRejected(
             f"{len(errors)} invalid row(s); nothing was imported",
