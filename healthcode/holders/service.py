@@ -72,7 +72,12 @@ class Pii:
 
 
 def _region(code: str) -> str:
-    if len(code) != 6 or not (code.isascii() and code.isdigit()) or region_of(code) is None or code.startswith("10"):
+    if (
+        len(code) != 6
+        or not (code.isascii() and code.isdigit())
+        or region_of(code) is None
+        or code.startswith("10")
+    ):
         raise InvalidRegion(f"unknown region {code!r}: give a GB/T 2260 code such as 110000")
     r = region_of(code)
     assert r is not None  # noqa: S101 - checked above

@@ -416,6 +416,10 @@ def test_buffered_verification_audit_is_written_and_signed(svc):
     assert svc.admin_overview()["audit_entries"] == before  # still buffered
     assert svc.flush_audit() == 3
     with svc.db.read() as s:
-        rows = s.execute(select(AuditEntry.data).where(AuditEntry.tag == "credential:verify")).scalars().all()
+        rows = (
+            s.execute(select(AuditEntry.data).where(AuditEntry.tag == "credential:verify"))
+            .scalars()
+            .all()
+        )
     assert [r["verdict"] for r in rows] == ["invalid"] * 3
     assert svc.audit_verify().ok
