@@ -27,6 +27,10 @@ Engines (same signature, byte-identical JSON): :mod:`.engine_duckdb` (default),
 (reference). :func:`build_cards` dispatches by name. :mod:`.synthetic` makes
 realistic cell-signalling records for benchmarks and cross-checks.
 
+The database side — stored records and cards, the use cases behind
+``healthcode trips …`` and the ``/trips`` page — is :mod:`.store` and
+:mod:`.service` (not imported here, so this package stays free of the database).
+
 Full documentation: ``docs/trip-card.md``.
 
 Errors (see :mod:`.errors`): :class:`RecordsRejected` (bad rows, nothing read;

@@ -46,7 +46,7 @@ from healthcode.trips.stays import empty_card
 if TYPE_CHECKING:
     from healthcode.service import HealthCode
 
-#: ``progress(stage, step, steps)`` of a build (stages: load records, the engine's four, store).
+#: ``progress(stage, step, steps)`` of a build (stages: load or read records, the engine's four, store).
 BuildProgress = Callable[[str, int, int], None]
 BUILD_STEPS = 6
 #: Lifetime of a trip-card page session, seconds (the card shows a location history).
@@ -189,7 +189,7 @@ class TripService:
             if progress is not None:
                 progress(stage, n, BUILD_STEPS)
 
-        step("load records", 1)
+        step("read record files" if records else "load stored records", 1)
         sites = read_cell_sites(cell_sites) if cell_sites else None
         lo_s, hi_s = store.lookback_range(policy, as_of)
         with self.app.db.read() as s:

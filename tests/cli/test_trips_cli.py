@@ -55,7 +55,7 @@ def test_import_build_card(run, records, tmp_path):
     r = run("trips", "build", "--as-of", "2022-11-20", "--out", "cards.jsonl")
     assert r.exit_code == 0, r.output
     assert "built 2 card(s) for 2022-11-20" in r.stdout
-    assert "[1/6] load records" in r.stderr  # progress on stderr
+    assert "[1/6] load stored records" in r.stderr  # progress on stderr
     lines = (tmp_path / "cards.jsonl").read_bytes().decode("utf-8").splitlines()
     cards = [json.loads(line) for line in lines]
     assert [c["phone"] for c in cards] == ["138****8000", "139****5678"]  # sorted by phone
