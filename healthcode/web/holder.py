@@ -31,6 +31,7 @@ from healthcode.web.context import (
     SESSION_COOKIE,
     client_address,
     page,
+    requested_locale,
     same_origin,
     state,
 )
@@ -52,8 +53,11 @@ def _signed_in(request: Request) -> str | None:
     return state(request).otp.holder_for(request.cookies.get(SESSION_COOKIE))
 
 
-def _to_sign_in() -> RedirectResponse:
-    return RedirectResponse("/holder/sign-in", status_code=303, headers=NO_STORE)
+def _to_sign_in(request: Request | None = None) -> RedirectResponse:
+    """Redirect to the sign-in form, keeping a ``?lang=`` the request asked for."""
+    lang = requested_locale(request) if request is not None else None
+    target = "/holder/sign-in" + (f"?lang={lang}" if lang else "")
+    return RedirectResponse(target, status_code=303, headers=NO_STORE)
 
 
 def _display_phone(raw: str) -> str:
@@ -148,7 +152,7 @@ def holder_page(request: Request) -> Response:
     st = state(request)
     holder_id = _signed_in(request)
     if holder_id is None:
-        return _to_sign_in()
+        return _to_sign_in(request)
     try:
         view = st.service.holder_view(holder_id, actor=ACTOR)
     except NotFound:  # the holder's data was destroyed since sign-in

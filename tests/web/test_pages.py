@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from starlette.testclient import TestClient
@@ -40,7 +40,8 @@ def yellow(web):
         [{"holder_id": hid, "kind": "secondary", "listed_at": "2022-11-19T08:00:00+08:00"}],
         source="test",
     )
-    sampled = (svc.now() - timedelta(hours=30)).isoformat()
+    # a DEMO holder's hours since sampling count from the demo evaluation date
+    sampled = (datetime.fromisoformat(DEMO_AS_OF) - timedelta(hours=30)).isoformat()
     svc.import_facts(
         "tests",
         [{"holder_id": hid, "kind": "pcr", "result": "negative", "sampled_at": sampled}],
