@@ -47,22 +47,6 @@ def locale_of(conn: HTTPConnection) -> str:
     """``?lang=`` first, then the ``lang`` cookie, then zh-CN (zh-CN first, whatever the
     browser's Accept-Language: the service is Chinese, English is a choice)."""
     return requested_locale(conn) or negotiate(conn.cookies.get(LANG_COOKIE)) or DEFAULT_LOCALE
-    ranked: list[tuple[float, int, str]] = []
-    for i, part in enumerate(header.split(",")[:20]):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
-        ranked.append((-q, i, tag.strip()))
-    for neg_q, _, tag in sorted(ranked):
-        if neg_q < 0:
-            found = negotiate(tag)
-            if found:
-                return found
-    return None
 
 
 def same_origin(request: Request) -> bool:
