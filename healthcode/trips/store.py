@@ -27,6 +27,7 @@ import secrets
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from itertools import islice
 from typing import Any, Final
 
 import numpy as np
@@ -193,17 +194,19 @@ def unseal_phones(session: Session, indexes: Collection[str], *, seal_key: bytes
 # --- import --------------------------------------------------------------------------------
 
 
-def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
+def _insert_ignoring_duplicates(session: Session, rows: Iterable[dict[str, Any]]) -> int:
     """Insert records; a row whose key is already stored is skipped. Returns rows inserted.
 
-    SQLite's driver sums the rows an executemany changed; on PostgreSQL SQLAlchemy batches
-    the rows into multi-row INSERTs whose count is not reported, so the inserted keys are
-    returned instead (``ON CONFLICT DO NOTHING`` returns only the rows it inserted).
+    ``rows`` is consumed in batches (an import of millions of records never holds
+    them all as dicts). SQLite's driver sums the rows an executemany changed; on
+    PostgreSQL SQLAlchemy batches the rows into multi-row INSERTs whose count is not
+    reported, so the inserted keys are returned instead (``ON CONFLICT DO NOTHING``
+    returns only the rows it inserted).
     """
     conn = session.connection()
     inserted = 0
-    for i in range(0, len(rows), _INSERT_BATCH):
-        batch = rows[i : i + _INSERT_BATCH]
+    it = iter(rows)
+    while batch := list(islice(it, _INSERT_BATCH)):
         if conn.dialect.name == "postgresql":
             pg = postgresql.insert(LocationRecord).on_conflict_do_nothing()
             inserted += len(conn.execute(pg.returning(LocationRecord.epoch_s), batch).all())
@@ -237,19 +240,19 @@ def import_records(
             "no location records in the input; nothing imported",
             details={"error_count": 1, "errors": []},
         )
-    phones = table.column("phone").to_pylist()
-    index_of = phone_indexes(keys, phones)
+    index_of = phone_indexes(keys, pc.unique(table.column("phone")).to_pylist())
     new_phones = store_phones(session, index_of, seal_key=seal_key, at=at)
     import_id = "trip-" + secrets.token_hex(8)
-    epochs = table.column("epoch_s").to_pylist()
-    rows = [
+    rows = (
         {"phone_index": index_of[p], "epoch_s": e, "lon": lo, "lat": la, "cell_id": c,
          "import_id": import_id}
+        for part in table.to_batches(max_chunksize=_INSERT_BATCH)
         for p, e, lo, la, c in zip(
-            phones, epochs, table.column("lon").to_pylist(), table.column("lat").to_pylist(),
-            table.column("cell_id").to_pylist(), strict=True,
+            part.column("phone").to_pylist(), part.column("epoch_s").to_pylist(),
+            part.column("lon").to_pylist(), part.column("lat").to_pylist(),
+            part.column("cell_id").to_pylist(), strict=True,
         )
-    ]  # fmt: skip
+    )  # fmt: skip
     digest = hashlib.sha256()
     for f in report.files:
         digest.update(f.encode() + b"\0")
@@ -262,7 +265,8 @@ def import_records(
     session.add(run)
     session.flush()
     stored = _insert_ignoring_duplicates(session, rows)
-    lo_s, hi_s = int(min(epochs)), int(max(epochs))
+    lo, hi = pc.min_max(table.column("epoch_s")).values()
+    lo_s, hi_s = int(lo.as_py()), int(hi.as_py())
     # cards of these phones that could have used the new records are no longer right
     first_day = shanghai_day(lo_s)
     invalidated = 0
@@ -330,29 +334,34 @@ def stored_records(
         LocationRecord.lat,
         LocationRecord.cell_id,
     ).where(LocationRecord.epoch_s >= lo_s, LocationRecord.epoch_s < hi_s)
-    rows: list[Any] = []
     if indexes is None:
-        rows = list(session.execute(q))
+        queries = [q]
     else:
-        for chunk in _chunks(sorted(indexes)):
-            rows.extend(session.execute(q.where(LocationRecord.phone_index.in_(chunk))))
-    if not rows:
-        return RECORD_SCHEMA.empty_table()
-    idx, epoch, lon, lat, cell = (list(c) for c in zip(*rows, strict=True))
+        queries = [q.where(LocationRecord.phone_index.in_(c)) for c in _chunks(sorted(indexes))]
     known = dict(phone_of or {})
-    missing = set(idx) - known.keys()
-    if missing:
-        known.update(unseal_phones(session, missing, seal_key=seal_key))
-    return pa.table(
-        {
-            "phone": pa.array([known[i] for i in idx], pa.string()),
-            "epoch_s": pa.array(np.asarray(epoch, dtype=np.int64)),
-            "lon": pa.array(np.asarray(lon, dtype=np.float64)),
-            "lat": pa.array(np.asarray(lat, dtype=np.float64)),
-            "cell_id": pa.array(cell, pa.string()),
-        },
-        schema=RECORD_SCHEMA,
-    )
+    parts: list[pa.Table] = []
+    for query in queries:
+        result = session.execute(query.execution_options(yield_per=_INSERT_BATCH))
+        for part in result.partitions():
+            idx, epoch, lon, lat, cell = (list(c) for c in zip(*part, strict=True))
+            missing = set(idx) - known.keys()
+            if missing:
+                known.update(unseal_phones(session, missing, seal_key=seal_key))
+            parts.append(
+                pa.table(
+                    {
+                        "phone": pa.array([known[i] for i in idx], pa.string()),
+                        "epoch_s": pa.array(np.asarray(epoch, dtype=np.int64)),
+                        "lon": pa.array(np.asarray(lon, dtype=np.float64)),
+                        "lat": pa.array(np.asarray(lat, dtype=np.float64)),
+                        "cell_id": pa.array(cell, pa.string()),
+                    },
+                    schema=RECORD_SCHEMA,
+                )
+            )
+    if not parts:
+        return RECORD_SCHEMA.empty_table()
+    return pa.concat_tables(parts).combine_chunks()
 
 
 def stored_span(session: Session, phone_index: str) -> tuple[int, int] | None:
