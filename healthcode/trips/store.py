@@ -333,15 +333,23 @@ def stored_records(
         LocationRecord.lon,
         LocationRecord.lat,
         LocationRecord.cell_id,
-    ).where(LocationRecord.epoch_s >= lo_s, LocationRecord.epoch_s < hi_s)
+    )
     if indexes is None:
-        queries = [q]
+        # every phone: the retained records (15 days) are hardly more than the range
+        # (window + look-back), so one sequential scan beats fetching rows through the
+        # epoch_s index (6x on SQLite); "+ 0" keeps SQLite from choosing the index
+        everyone = LocationRecord.epoch_s + 0
+        queries = [q.where(everyone >= lo_s, everyone < hi_s)]
     else:
-        queries = [q.where(LocationRecord.phone_index.in_(c)) for c in _chunks(sorted(indexes))]
+        in_range = (LocationRecord.epoch_s >= lo_s, LocationRecord.epoch_s < hi_s)
+        queries = [
+            q.where(LocationRecord.phone_index.in_(c), *in_range) for c in _chunks(sorted(indexes))
+        ]
     known = dict(phone_of or {})
     parts: list[pa.Table] = []
     for query in queries:
-        result = session.execute(query.execution_options(yield_per=_INSERT_BATCH))
+        # Core, not ORM, execution: no per-row ORM loading work (6x faster at 1M rows)
+        result = session.connection().execute(query.execution_options(yield_per=_INSERT_BATCH))
         for part in result.partitions():
             idx, epoch, lon, lat, cell = (list(c) for c in zip(*part, strict=True))
             missing = set(idx) - known.keys()
