@@ -180,3 +180,43 @@ def test_retention_sweep_json(run, records):
     assert out["deleted"]["location_records"] == 5 and out["deleted"]["trip_phones"] == 2
     r = run("retention", "sweep")
     assert r.exit_code == 0 and "deleted 0 location record(s)" in r.stdout
+
+
+def test_phone_map_names_the_geolife_numbers(run, tmp_path):
+    points = shared_path("data", "trajectories_geolife_subset", "points.csv.gz")
+    pmap = tmp_path / "map.csv"
+    pmap.write_text("subset,user,phone\ngeolife_long_10_MB,010,13912340010\n", encoding="utf-8")
+    assert run("trips", "import", str(points), "--phone-map", str(pmap)).exit_code == 0
+    r = run("trips", "card", "13912340010", "--as-of", "2007-09-01", "--json")
+    assert [c["name"] for c in json.loads(r.stdout)["cities"]] == ["天津市"]
+    bad = tmp_path / "bad-map.csv"
+    bad.write_text("subset,user,phone\ngeolife_long_10_MB,010,12345\n", encoding="utf-8")
+    r = run("trips", "import", str(points), "--phone-map", str(bad), db="other.db")
+    assert r.exit_code == 1 and f"{bad}:2: invalid-phone" in r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+def test_spark_engine_gives_the_same_cards_from_the_stored_records(run, tmp_path):
+    pytest.importorskip("pyspark")
+    import shutil
+
+    if shutil.which("java") is None:
+        pytest.skip("Java 17 is needed for the Spark engine")
+    points = shared_path("data", "trajectories_geolife_subset", "points.csv.gz")
+    assert run("trips", "import", str(points)).exit_code == 0
+    for engine in ("duckdb", "spark"):
+        r = run(
+            "trips",
+            "build",
+            "--as-of",
+            "2008-11-01",
+            "--engine",
+            engine,
+            "--out",
+            f"{engine}.jsonl",
+        )
+        assert r.exit_code == 0, r.output
+    duck = (tmp_path / "duckdb.jsonl").read_bytes()
+    assert duck.count(b"\n") >= 2
+    assert (tmp_path / "spark.jsonl").read_bytes() == duck
