@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from healthcode.audit import log as audit
@@ -192,15 +194,16 @@ class TripService:
         step("read record files" if records else "load stored records", 1)
         sites = read_cell_sites(cell_sites) if cell_sites else None
         lo_s, hi_s = store.lookback_range(policy, as_of)
+        if records:  # read (and check) the files before touching the database
+            table = read_records([str(p) for p in records], cell_sites=sites)
+            source = store.SOURCE_FILES
         with self.app.db.read() as s:
-            if records:
-                table = read_records([str(p) for p in records], cell_sites=sites)
-                source = store.SOURCE_FILES
-            else:
+            if not records:
                 table = store.stored_records(s, seal_key=self.seal_key, lo_s=lo_s, hi_s=hi_s)
                 source = store.SOURCE_RECORDS
             risk, risk_import = self._risk(s, policy, as_of)
-            index_of = store.phone_indexes(self.app.keys, table.column("phone").to_pylist())
+            phones = pc.unique(table.column("phone")).to_pylist()
+            index_of = store.phone_indexes(self.app.keys, phones)
             contacts = self._close_contacts(s, policy, as_of, index_of)
         cards = build_cards(
             table, as_of=as_of, geo=geo, engine=engine,  # type: ignore[arg-type]
@@ -429,20 +432,23 @@ class TripService:
         import json
 
         card = json.loads(text)
-        with self.app.db.session() as s:
-            s.execute(
-                delete(TripCardRow).where(
-                    TripCardRow.phone_index == phone_index, TripCardRow.as_of == as_of
+        try:
+            with self.app.db.session() as s:
+                s.execute(
+                    delete(TripCardRow).where(
+                        TripCardRow.phone_index == phone_index, TripCardRow.as_of == as_of
+                    )
                 )
-            )
-            s.add(
-                TripCardRow(
-                    phone_index=phone_index, as_of=as_of, card=text, colour=card["colour"],
-                    policy=card["policy"],
-                    updated_at=datetime.fromisoformat(card["updated_at"]) if card["updated_at"] else None,
-                    built_at=self.app.now(), source=store.SOURCE_RECORDS, risk_import=risk_import,
-                )
-            )  # fmt: skip
+                s.add(
+                    TripCardRow(
+                        phone_index=phone_index, as_of=as_of, card=text, colour=card["colour"],
+                        policy=card["policy"],
+                        updated_at=datetime.fromisoformat(card["updated_at"]) if card["updated_at"] else None,
+                        built_at=self.app.now(), source=store.SOURCE_RECORDS, risk_import=risk_import,
+                    )
+                )  # fmt: skip
+        except IntegrityError:
+            pass  # a concurrent query stored the same card first (PostgreSQL): keep theirs
         return CardAnswer(text, "computed", as_of)
 
     def _reevaluate(self, s: Session, indexes: set[str], *, at: datetime) -> dict[str, int]:
