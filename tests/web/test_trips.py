@@ -79,6 +79,10 @@ def open_card(client, web, phone):
     return r.text
 
 
+def test_start_page_links_to_the_trip_card(client):
+    assert 'href="/trips">我的行程卡<' in client.get("/").text
+
+
 def test_form_first(client):
     r = client.get("/trips")
     assert r.status_code == 200
