@@ -12,6 +12,8 @@ Only this module reads ``os.environ``; domain code receives values as arguments.
 | ``HEALTHCODE_CLOCK_SKEW``    | ``clock_skew_seconds`` | ``30``                    |
 | ``HEALTHCODE_OUTBOX``        | ``outbox``          | ``healthcode-outbox.log`` (development SMS sender) |
 | ``HEALTHCODE_ADMIN_TOKEN``   | ``admin_token``     | empty (in ``prod`` the admin page needs ``Authorization: Bearer`` this token; empty = closed) |
+| ``HEALTHCODE_DCC_TRUST``     | ``dcc_trust``       | none: ``;``-separated EU DCC signer certificates (PEM/DER/base64 DER) or DCC trust-list JSON files the server's verifier also trusts |
+| ``HEALTHCODE_SHC_ISSUER_KEYS`` | ``shc_issuer_keys`` | none: ``;``-separated SMART Health Card key sets, ``ISS=PATH`` or ``PATH`` |
 | ``HEALTHCODE_PUBLIC_URL``    | ``public_url``      | ``http://127.0.0.1:8000`` (base URL of this server as others reach it: SMART Health Card issuers are ``{public_url}/issuers/{region}``) |
 """
 
@@ -46,6 +48,8 @@ class Settings:
     max_upload_bytes: int = 4 * 1024 * 1024
     admin_token: str = field(default="", repr=False)
     public_url: str = "http://127.0.0.1:8000"
+    dcc_trust: tuple[str, ...] = ()
+    shc_issuer_keys: tuple[str, ...] = ()
 
     @property
     def is_prod(self) -> bool:
@@ -135,6 +139,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         kwargs["outbox"] = env["HEALTHCODE_OUTBOX"]
     if env.get("HEALTHCODE_ADMIN_TOKEN"):
         kwargs["admin_token"] = env["HEALTHCODE_ADMIN_TOKEN"]
+    for var, name in (
+        ("HEALTHCODE_DCC_TRUST", "dcc_trust"),
+        ("HEALTHCODE_SHC_ISSUER_KEYS", "shc_issuer_keys"),
+    ):
+        if env.get(var):
+            kwargs[name] = tuple(part.strip() for part in env[var].split(";") if part.strip())
     if env.get("HEALTHCODE_PUBLIC_URL"):
         kwargs["public_url"] = env["HEALTHCODE_PUBLIC_URL"].strip().rstrip("/")
     settings = Settings(**kwargs)  # type: ignore[arg-type]

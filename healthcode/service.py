@@ -34,7 +34,7 @@ from healthcode.credentials.qr import looks_like_image
 from healthcode.credentials.report import VerificationReport
 from healthcode.credentials.trust import TrustStore
 from healthcode.ecerts.service import IssuedCertificate
-from healthcode.errors import NotFound
+from healthcode.errors import FileUnreadable, NotFound
 from healthcode.facts.service import gather_facts, import_facts
 from healthcode.holders import status as status_svc
 from healthcode.holders.service import HolderKeys, enrol, get_holder, read_pii
@@ -308,8 +308,32 @@ class HealthCode:
                 clock_skew_seconds=self.settings.clock_skew_seconds,
                 public_url=self.settings.public_url,
             )
+        self._add_foreign_trust(store)
         self._trust_cache = (time.monotonic() + self.TRUST_CACHE_SECONDS, store)
         return store
+
+    def _add_foreign_trust(self, store: TrustStore) -> None:
+        """Foreign issuers the deployment trusts (``HEALTHCODE_DCC_TRUST``, ``HEALTHCODE_SHC_ISSUER_KEYS``),
+        so a checkpoint's verifier page accepts EU DCC / SMART Health Cards from them.
+
+        :raises FileUnreadable: a configured file cannot be read (named in the message).
+        """
+        from healthcode.credentials import trustload
+
+        for path in self.settings.dcc_trust:
+            try:
+                raw = Path(path).read_bytes()
+            except OSError as exc:
+                raise FileUnreadable(f"HEALTHCODE_DCC_TRUST: cannot read {path}: {exc}") from exc
+            loaded = (
+                trustload.load_dcc_trust_list_json(path)
+                if raw.lstrip()[:1] in (b"{", b"[")
+                else trustload.load_dcc_certificates([path])
+            )
+            for kid, certs in loaded.items():
+                store.dcc.setdefault(kid, []).extend(certs)
+        if self.settings.shc_issuer_keys:
+            trustload.load_shc_keysets(list(self.settings.shc_issuer_keys), trust=store)
 
     def forget_trust(self) -> None:
         """Drop the cached trust store (after this process rotated or revoked a key)."""

@@ -423,3 +423,28 @@ def test_buffered_verification_audit_is_written_and_signed(svc):
         )
     assert [r["verdict"] for r in rows] == ["invalid"] * 3
     assert svc.audit_verify().ok
+
+
+def test_server_trusts_configured_foreign_dcc_signers(tmp_path, shared):
+    """HEALTHCODE_DCC_TRUST: a checkpoint's verifier accepts a real EU test certificate."""
+    from dataclasses import replace
+
+    from healthcode.clock import parse_instant
+    from healthcode.config import Settings
+    from healthcode.service import HealthCode
+
+    vector = json.loads(
+        shared("vectors", "dcc", "DE", "2DCode", "raw", "1.json").read_text(encoding="utf-8")
+    )
+    cert = tmp_path / "de-dsc.b64"
+    cert.write_text(vector["TESTCTX"]["CERTIFICATE"], encoding="ascii")
+    at = parse_instant(vector["TESTCTX"]["VALIDATIONCLOCK"])
+    plain = HealthCode(Settings(db=str(tmp_path / "a.db")))
+    assert plain.verify([vector["PREFIX"]], at=at).reasons[:1] == ["unknown-kid"]
+    plain.close()
+    svc = HealthCode(replace(Settings(db=str(tmp_path / "b.db")), dcc_trust=(str(cert),)))
+    report = svc.verify([vector["PREFIX"]], at=at)
+    svc.close()
+    assert (
+        report.format == "hc1" and report.stages["signature"] is True and report.verdict == "valid"
+    )
