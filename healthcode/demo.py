@@ -155,7 +155,51 @@ def load_demo(svc: Any, *, demo_date: str | None = None, progress: Any = None) -
                 "holder_id": hid, "name_masked": mask_name(name),
                 "phone": phone, "colour": st.colour, "reasons_text": reasons,
             })  # fmt: skip
-    return {"as_of": as_of.isoformat(), "demo": True, "holders": out}
+    trip_day = _demo_trip_cards(svc, as_of)
+    return {"as_of": as_of.isoformat(), "demo": True, "holders": out, "trip_cards": trip_day}
+
+
+#: DEMO location records: (phone, lon, lat) of a city where the phone stayed a day.
+TRIP_STAYS = [
+    ("17000000001", 116.3972, 39.9075),  # 北京市
+    ("17000000002", 113.2644, 23.1291),  # 广州市
+    ("17000000003", 121.4737, 31.2304),  # 上海市
+    ("17000000004", 87.6168, 43.8256),  # 乌鲁木齐市
+]
+
+
+def _demo_trip_cards(svc: Any, as_of: datetime) -> str:
+    """Store DEMO location records (hourly, 09:00–19:00 two days before the demo date)
+    and build the trip cards of the demo date, so ``/trips`` shows them.
+
+    :returns: the card date (ISO), or "" when records for the DEMO phones exist already.
+    """
+    import csv
+    import tempfile
+    from pathlib import Path
+
+    day = as_of.astimezone(SHANGHAI).date()
+    with svc.db.session() as s:
+        if s.execute(select(ImportRun.id).where(ImportRun.kind == "demo-trips")).first():
+            return ""
+        s.add(
+            ImportRun(
+                id="demo-trips-" + secrets.token_hex(4), kind="demo-trips", source="healthcode demo",
+                sha256="", rows=len(TRIP_STAYS), created_at=svc.now(), summary={"day": day.isoformat()},
+            )
+        )  # fmt: skip
+    start = datetime(day.year, day.month, day.day, 9, tzinfo=SHANGHAI) - timedelta(days=2)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "demo-trips.csv")
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["phone", "time", "lon", "lat"])
+            for phone, lon, lat in TRIP_STAYS:
+                for h in range(11):
+                    w.writerow([phone, (start + timedelta(hours=h)).isoformat(), lon, lat])
+        svc.import_trip_records([path], actor="demo")
+    svc.build_trip_cards(day, actor="demo")
+    return day.isoformat()
 
 
 def _stay(
