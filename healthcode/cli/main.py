@@ -783,9 +783,12 @@ def _trip_date(value: str, what: str) -> Any:
     from datetime import date
 
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError as exc:
         raise click.BadParameter(f"not a date (YYYY-MM-DD): {value!r}", param_hint=what) from exc
+    if not date(1900, 1, 1) <= day <= date(2999, 12, 31):
+        raise click.BadParameter(f"a date from 1900 to 2999, not {value!r}", param_hint=what)
+    return day
 
 
 def _trip_files(records: tuple[str, ...], more: tuple[str, ...], what: str) -> list[str]:

@@ -320,20 +320,26 @@ class TripService:
 
     def default_date(self, phone_index: str | None = None) -> date:
         """The query date a page shows by default: today (Asia/Shanghai) while the service
-        ran; after it ended, the phone's newest stored card, else the service's last day."""
+        ran; after it ended, the phone's newest stored card, else the day after its newest
+        record, else the service's last day."""
         today = self.app.now().astimezone(SHANGHAI).date()
         try:
             self.policy(today)
             return today
         except ServiceEnded:
             pass
+        ended = self.policies.service_ended
+        assert ended is not None  # noqa: S101 - ServiceEnded is raised only when it is set
         if phone_index is not None:
             with self.app.db.read() as s:
                 latest = store.latest_card_date(s, phone_index)
+                span = store.stored_span(s, phone_index) if latest is None else None
             if latest is not None:
                 return latest
-        ended = self.policies.service_ended
-        assert ended is not None  # noqa: S101 - ServiceEnded is raised only when it is set
+            if span is not None:
+                # no card yet: the day after the newest record (the data are one day behind)
+                newest = store.shanghai_day(span[1]) + timedelta(days=1)
+                return min(newest, ended.astimezone(SHANGHAI).date() - timedelta(days=1))
         return ended.astimezone(SHANGHAI).date() - timedelta(days=1)
 
     # -- page sessions -----------------------------------------------------------------
