@@ -919,6 +919,10 @@ def verify_into(
                 raise dcc_rules.first_error(failed)
 
         report.run("rules", rules)
+        if report.stages.get("rules") is True and not report.details.get("rules"):
+            # no rule applies to this destination / type / date: nothing vouched for it
+            report.stages["rules"] = None
+            report.warn("no-applicable-rules")
 
     misses = value_set_misses(payload, options.value_set_names) if options.value_set_names else []
     if misses:

@@ -306,3 +306,28 @@ def test_unopenable_database_is_exit_2(run):
         db="/nonexistent-dir/x.db",
     )
     assert r.exit_code == 2 and json.loads(r.stdout)["code"] == "config-invalid"
+
+
+def test_no_applicable_business_rule_is_not_a_pass(run, shared, tmp_path):
+    """An unknown destination selects no rule: the rules stage is null with a warning."""
+    vector = json.loads(
+        shared("vectors", "dcc", "DE", "2DCode", "raw", "2.json").read_text(encoding="utf-8")
+    )
+    (tmp_path / "dsc.b64").write_text(vector["TESTCTX"]["CERTIFICATE"], encoding="ascii")
+    rules = "healthcode/rules/data/dcc-example-rules.json"
+    import pathlib
+
+    rules_path = str(pathlib.Path(__file__).resolve().parents[2] / rules)
+    clock = vector["TESTCTX"]["VALIDATIONCLOCK"]
+    common = [
+        vector["PREFIX"],
+        "--trust-cert",
+        str(tmp_path / "dsc.b64"),
+        "--at",
+        clock,
+        "--rules",
+        rules_path,
+        "--json",
+    ]
+    zz = json.loads(run("verify", *common, "--country", "ZZ").stdout)
+    assert zz["stages"]["rules"] is None and "no-applicable-rules" in zz["warnings"]
