@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from healthcode.holders.identity import gb11643_check_char
 from healthcode.service import HealthCode
@@ -34,13 +34,23 @@ def enrol(service: HealthCode, *, phone: str | None = None, name: str = "张小�
     return {**out, "phone": phone}
 
 
-def latest_otp(service: HealthCode, phone: str) -> str:
-    """The 6-digit code of the newest outbox SMS to ``phone`` (matched by its masked form)."""
+def outbox_mark(service: HealthCode) -> int:
+    """The newest outbox message id (0 when empty): pass it as ``after`` to wait for a new SMS."""
+    with service.db.session() as s:
+        return s.execute(select(func.max(OutboxMessage.id))).scalar() or 0
+
+
+def latest_otp(service: HealthCode, phone: str, *, after: int = 0) -> str:
+    """The 6-digit code of the newest outbox SMS to ``phone`` (matched by its masked form).
+
+    Only messages with an id above ``after`` count, so a code sent earlier to the same
+    phone is never mistaken for the one just requested.
+    """
     masked = phone[:3] + "****" + phone[-4:]
     with service.db.session() as s:
         body = s.execute(
             select(OutboxMessage.body)
-            .where(OutboxMessage.recipient == masked)
+            .where(OutboxMessage.recipient == masked, OutboxMessage.id > after)
             .order_by(OutboxMessage.id.desc())
             .limit(1)
         ).scalar()

@@ -22,7 +22,7 @@ from PIL import Image
 from healthcode.credentials.qr import decode_image, encode_png
 from healthcode.web.i18n import I18n
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
-from tests.web.helpers import enrol, latest_otp
+from tests.web.helpers import enrol, latest_otp, outbox_mark
 
 pytestmark = pytest.mark.browser
 
@@ -35,12 +35,13 @@ def zh(key: str) -> str:
     return text
 
 
-def wait_for_otp(service, phone: str, timeout: float = 5.0) -> str:
-    """The SMS is sent after the response (background task): poll the outbox briefly."""
+def wait_for_otp(service, phone: str, *, after: int, timeout: float = 10.0) -> str:
+    """The SMS is sent after the response (background task): poll the outbox for a message
+    newer than ``after`` (an :func:`outbox_mark` taken before the request)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return latest_otp(service, phone)
+            return latest_otp(service, phone, after=after)
         except AssertionError:
             if time.monotonic() > deadline:
                 raise
@@ -87,9 +88,10 @@ def browser_sign_in(page, live_server, phone: str) -> None:
     page.goto(f"{live_server.url}/holder")
     assert page.url.endswith("/holder/sign-in")
     page.fill("#phone", phone)
+    mark = outbox_mark(live_server.service)
     page.click("form[action='/holder/sign-in'] button[type=submit]")
     page.wait_for_selector("#code-sent")
-    page.fill("#code", wait_for_otp(live_server.service, phone))
+    page.fill("#code", wait_for_otp(live_server.service, phone, after=mark))
     page.click("form[action='/holder/sign-in/verify'] button[type=submit]")
     page.wait_for_url(f"{live_server.url}/holder")
 
