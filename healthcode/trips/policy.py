@@ -7,6 +7,11 @@ the card for day ``D`` covers the ``window_days`` days ending on ``D − 1``
 change falls inside a day). A date before the first policy uses the first; from
 the end of the service (2022-12-13 00:00 +08:00) there is none (:class:`ServiceEnded`).
 
+Colour meanings are dated too (``colours[].from``/``until``): a policy carries
+the meanings in force at its ``from`` instant, exactly one per colour, with
+``{window_days}`` in their text replaced by the policy's window (so the card of
+2022-05-12 explains green with "前14天", the card of 2022-11-21 with "前7天").
+
 Changing a rule means editing the JSON (new policy with its ``from`` and
 sources), not the code.
 """
@@ -14,7 +19,7 @@ sources), not the code.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
@@ -27,13 +32,21 @@ from healthcode.trips.model import Colour
 
 @dataclass(frozen=True)
 class ColourMeaning:
-    """What a card colour meant, and when (``until`` exclusive; ``None`` = open)."""
+    """What a card colour meant, and when (``until`` exclusive; ``None`` = open).
+
+    In a :class:`Policy` the texts are final (``{window_days}`` filled in).
+    """
 
     colour: Colour
     meaning_zh: str
     meaning_en: str
     valid_from: datetime
     until: datetime | None
+    sources: tuple[str, ...] = ()
+
+    def meaning(self, locale: str) -> str:
+        """The meaning in ``locale`` (``"en"``; anything else gives the Chinese text)."""
+        return self.meaning_en if locale == "en" else self.meaning_zh
 
 
 @dataclass(frozen=True)
@@ -78,7 +91,19 @@ class Policy:
 
     @property
     def colour_names(self) -> tuple[Colour, ...]:
+        """The colours a card can have under this policy."""
         return tuple(c.colour for c in self.colours)
+
+    def meaning(self, colour: Colour | str, locale: str) -> str:
+        """What ``colour`` means under this policy, in ``locale`` (``"en"`` or Chinese).
+
+        :raises KeyError: a colour not in force under this policy.
+        """
+        wanted = Colour(colour)
+        for c in self.colours:
+            if c.colour is wanted:
+                return c.meaning(locale)
+        raise KeyError(wanted.value)
 
 
 @dataclass(frozen=True)
@@ -130,6 +155,36 @@ def _instant(text: str, what: str) -> datetime:
     return value
 
 
+def _fill(text: str, window_days: int, what: str) -> str:
+    try:
+        return text.format(window_days=window_days)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise PolicyDataInvalid(f"{what}: bad placeholder in {text!r} ({exc!r})") from exc
+
+
+def _meanings_in_force(
+    colours: tuple[ColourMeaning, ...], at: datetime, window_days: int, policy_id: str
+) -> tuple[ColourMeaning, ...]:
+    """The colour meanings in force at ``at``, one per colour, texts filled in for the policy."""
+    chosen: list[ColourMeaning] = []
+    for c in colours:
+        if not (c.valid_from <= at and (c.until is None or at < c.until)):
+            continue
+        if any(x.colour is c.colour for x in chosen):
+            raise PolicyDataInvalid(
+                f"policy {policy_id}: two meanings of {c.colour.value} in force at {at.isoformat()}"
+            )
+        what = f"colour {c.colour.value} from {c.valid_from.isoformat()}"
+        chosen.append(
+            replace(
+                c,
+                meaning_zh=_fill(c.meaning_zh, window_days, what),
+                meaning_en=_fill(c.meaning_en, window_days, what),
+            )
+        )
+    return tuple(chosen)
+
+
 def parse_policies(data: dict[str, Any]) -> PolicyBook:
     """Build a :class:`PolicyBook` from the decoded JSON document.
 
@@ -145,6 +200,7 @@ def parse_policies(data: dict[str, Any]) -> PolicyBook:
                 meaning_en=c["meaning_en"],
                 valid_from=_instant(c["from"], f"colour {c['colour']}"),
                 until=_instant(c["until"], f"colour {c['colour']}") if c.get("until") else None,
+                sources=tuple(str(x) for x in c.get("sources", ())),
             )
             for c in data["colours"]
         )
@@ -154,17 +210,15 @@ def parse_policies(data: dict[str, Any]) -> PolicyBook:
         policies: list[Policy] = []
         for p in data["policies"]:
             valid_from = _instant(p["from"], f"policy {p['id']}")
-            in_force = tuple(
-                c
-                for c in colours
-                if c.valid_from <= valid_from and (c.until is None or valid_from < c.until)
-            )
-            risk = Colour(p["risk_city_colour"]) if p.get("risk_city_colour") else None
-            if risk is not None and risk not in {c.colour for c in in_force}:
-                raise PolicyDataInvalid(f"policy {p['id']}: colour {risk} not in force on its date")
             window_days, delay_days = int(p["window_days"]), int(p["delay_days"])
             if window_days < 1 or delay_days < 0:
                 raise PolicyDataInvalid(f"policy {p['id']}: window_days ≥ 1 and delay_days ≥ 0")
+            in_force = _meanings_in_force(colours, valid_from, window_days, str(p["id"]))
+            if Colour.GREEN not in {c.colour for c in in_force}:
+                raise PolicyDataInvalid(f"policy {p['id']}: no meaning of green in force")
+            risk = Colour(p["risk_city_colour"]) if p.get("risk_city_colour") else None
+            if risk is not None and risk not in {c.colour for c in in_force}:
+                raise PolicyDataInvalid(f"policy {p['id']}: colour {risk} not in force on its date")
             policies.append(
                 Policy(
                     id=str(p["id"]),

@@ -77,6 +77,40 @@ def test_colours_in_force_and_their_meanings():
     assert "not a health status" in BOOK.notice_en
 
 
+@pytest.mark.parametrize(
+    ("as_of", "days", "red_in_force", "star_era"),
+    [
+        (date(2020, 6, 1), 14, True, False),  # risk cities made the card red
+        (date(2021, 1, 8), 14, True, False),  # the change came at 20:30
+        (date(2021, 1, 9), 14, False, True),  # stars instead of red
+        (date(2022, 6, 28), 14, False, True),
+        (date(2022, 6, 29), 14, False, False),  # stars abolished
+        (date(2022, 7, 8), 7, False, False),  # 7-day window
+        (date(2022, 12, 12), 7, False, False),
+    ],
+)
+def test_colour_meanings_are_those_of_the_date(as_of, days, red_in_force, star_era):
+    policy = BOOK.for_date(as_of)
+    green_zh, green_en = policy.meaning("green", "zh_CN"), policy.meaning(Colour.GREEN, "en")
+    yellow_zh, yellow_en = policy.meaning("yellow", "zh_CN"), policy.meaning("yellow", "en")
+    # the window of the date, and only that one
+    assert f"前{days}天" in green_zh and f"前{days}天" in yellow_zh
+    assert f"{21 - days}天" not in green_zh + yellow_zh  # 14 ↔ 7
+    assert f"{days} days" in green_en and f"{days} days" in yellow_en
+    # green excludes risk cities only while they made the card red
+    assert ("中高风险" in green_zh) is red_in_force
+    assert ("medium- or high-risk" in green_en) is red_in_force
+    assert (Colour.RED in policy.colour_names) is red_in_force
+    # while stars were shown, green says a star does not change the colour
+    assert ("星号" in green_zh) is star_era and ("starred" in green_en) is star_era
+    for c in policy.colours:
+        for text in (c.meaning_zh, c.meaning_en):
+            assert "{" not in text and "batch job" not in text and "window" not in text
+        assert c.sources, c
+    with pytest.raises(KeyError):
+        BOOK.for_date(date(2022, 8, 1)).meaning("red", "en")
+
+
 def test_star_day_is_the_day_before():
     assert BOOK.for_date(date(2022, 5, 12)).star_day(date(2022, 5, 12)) == date(2022, 5, 11)
 
@@ -91,6 +125,18 @@ def test_malformed_policy_data_is_rejected(tmp_path):
     bad = _raw()
     bad["policies"][-1]["risk_city_colour"] = "red"  # red had ended by 2022
     with pytest.raises(PolicyDataInvalid, match="not in force"):
+        parse_policies(bad)
+    bad = _raw()
+    bad["colours"].append(dict(bad["colours"][-1], colour="green"))  # a second green in 2020
+    with pytest.raises(PolicyDataInvalid, match="two meanings of green"):
+        parse_policies(bad)
+    bad = _raw()
+    bad["colours"][0]["meaning_en"] = "in the {days} days"  # unknown placeholder
+    with pytest.raises(PolicyDataInvalid, match="placeholder"):
+        parse_policies(bad)
+    bad = _raw()
+    bad["colours"] = [c for c in bad["colours"] if c["colour"] != "green"]
+    with pytest.raises(PolicyDataInvalid, match="no meaning of green"):
         parse_policies(bad)
     bad = _raw()
     del bad["policies"][0]["window_days"]
