@@ -31,11 +31,18 @@ At scale points are resolved once per grid cell: ``grid_key(lon, lat)`` packs
 ``floor(lon·1000)`` and ``floor(lat·1000)`` (cells of 0.001°, ≈ 100 m) into one
 ``int64``; the cell's centre is tested. Engines compute the key with the same
 double-precision expression, so all give the same places.
+
+Names: a :class:`Place` carries the official Chinese name (the card JSON's
+``name``). Pages in English add :func:`english_name`: the pinyin of the name
+without its suffix (杭州市 → Hangzhou, 延边朝鲜族自治州 → Yanbian), or the
+established English name from ``data/place_names_en.json`` (Harbin, Kashgar,
+Hong Kong, Abroad …).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import json
 from collections.abc import Iterable
@@ -404,3 +411,91 @@ def gcj02_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, 
         fx, fy = wgs84_to_gcj02(wx, wy)
         wx, wy = wx - (fx - gx), wy - (fy - gy)
     return wx, wy
+
+
+# --- English names of the places on a card --------------------------------------------
+
+#: The 56 peoples of China as written in the names of autonomous units (``…族``).
+_PEOPLES: Final = (
+    "汉 蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 高山 "
+    "拉祜 水 东乡 纳西 景颇 柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 普米 塔吉克 "
+    "怒 乌孜别克 俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 珞巴 基诺"
+).split()
+#: Suffixes dropped from official names, longest first; the autonomous ones also drop
+#: the names of the peoples before them (延边朝鲜族自治州 → 延边).
+_SUFFIXES: Final = ("特别行政区", "自治州", "自治县", "自治旗", "地区", "林区", "市", "县", "盟")
+_AUTONOMOUS: Final = ("自治州", "自治县", "自治旗")
+PLACE_NAMES_EN: Final = "data/place_names_en.json"
+
+
+@functools.cache
+def _english_by_code() -> dict[str, str]:
+    """Code → English name from :data:`PLACE_NAMES_EN` (established names, read once)."""
+    from importlib import resources
+
+    data = json.loads(
+        resources.files("healthcode.trips").joinpath(PLACE_NAMES_EN).read_text("utf-8")
+    )
+    return {str(e["code"]): str(e["en"]) for e in [*data["abroad"], *data["names"]]}
+
+
+def name_stem(name: str) -> str:
+    """The official name without its administrative suffix (``哈尔滨市`` → ``哈尔滨``,
+    ``延边朝鲜族自治州`` → ``延边``, ``阿里地区`` → ``阿里``); at least two characters stay."""
+    stem = name.strip()
+    for suffix in _SUFFIXES:
+        if stem.endswith(suffix) and len(stem) - len(suffix) >= 2:
+            stem = stem[: -len(suffix)]
+            if suffix in _AUTONOMOUS:
+                stem = _drop_peoples(stem)
+            break
+    return stem
+
+
+def _drop_peoples(stem: str) -> str:
+    peoples = sorted(_PEOPLES, key=len, reverse=True)
+    changed = True
+    while changed:
+        changed = False
+        for people in peoples:
+            # "…族" always; a bare people's name (伊犁哈萨克) only when it has two characters or more
+            for ending in (people + "族", people if len(people) >= 2 else None):
+                if ending and stem.endswith(ending) and len(stem) - len(ending) >= 2:
+                    stem = stem[: -len(ending)]
+                    changed = True
+                    break
+            if changed:
+                break
+    return stem
+
+
+def pinyin_name(text: str) -> str:
+    """Hanyu Pinyin of a place name as one capitalised word, without tones, with ``ü`` and
+    the apostrophe before a non-initial syllable starting with a, o or e (GB/T 16159):
+    ``西安`` → ``Xi'an``, ``吕梁`` → ``Lüliang``. Uses ``pypinyin``'s phrase readings."""
+    from pypinyin import Style, lazy_pinyin
+
+    out = ""
+    for syllable in lazy_pinyin(text, style=Style.NORMAL, v_to_u=True):
+        if out and syllable[:1] in ("a", "o", "e"):
+            out += "'"
+        out += syllable
+    return out[:1].upper() + out[1:]
+
+
+def english_name(code: str, name: str) -> str:
+    """The usual English name of a place on a card, for pages in English.
+
+    The established name where it is not the pinyin (``230100`` → ``Harbin``,
+    ``653100`` → ``Kashgar``, ``HK`` → ``Hong Kong``, ``ZZ`` → ``Abroad``; the table
+    ``data/place_names_en.json`` with its sources), else the pinyin of the official name
+    without its suffix (``330100`` 杭州市 → ``Hangzhou``, ``222400`` 延边朝鲜族自治州 →
+    ``Yanbian``). The card JSON keeps the official Chinese ``name``.
+
+    :param code: six-digit GB/T 2260 code, or ``HK``/``MO``/``TW``/``ZZ``.
+    :param name: the official Chinese name on the card (used when ``code`` has no entry).
+    """
+    known = _english_by_code().get(code)
+    if known is not None:
+        return known
+    return pinyin_name(name_stem(name)) if name else code
