@@ -34,7 +34,8 @@ The database side — stored records and cards, the use cases behind
 Full documentation: ``docs/trip-card.md``.
 
 Errors (see :mod:`.errors`): :class:`RecordsRejected` (bad rows, nothing read;
-``details`` lists file/line/code), :class:`UnknownRecordFormat`,
+``details`` lists file/line/code), :class:`UnknownRecordFormat`, :class:`FormatMismatch`
+(a file that is not the format given by ``fmt`` or its extension),
 :class:`ServiceEnded` (date on or after 2022-12-13), :class:`EngineUnavailable`,
 :class:`~healthcode.errors.MissingSharedFile` (polygons/names not found; names
 ``HEALTHCODE_SHARED``).
@@ -50,6 +51,7 @@ from typing import Literal
 from healthcode.trips._engine import RecordsInput
 from healthcode.trips.errors import (
     EngineUnavailable,
+    FormatMismatch,
     PolicyDataInvalid,
     RecordsRejected,
     RowErrorCode,
@@ -152,6 +154,7 @@ __all__ = [
     "Engine",
     "EngineUnavailable",
     "EpisodeRiskLookup",
+    "FormatMismatch",
     "GeolifePhoneMap",
     "NoRiskLookup",
     "Place",

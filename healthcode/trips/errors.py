@@ -6,6 +6,7 @@ Tree (codes are stable; HTTP statuses come from the parent classes)::
     └── RecordsRejected           (trip-records-rejected)   details: the per-row report
     InputError                    (invalid-input, 422)
     ├── UnknownRecordFormat       (trip-format-unknown)
+    ├── FormatMismatch            (trip-format-mismatch)    file content ≠ --format / its name
     └── ServiceEnded              (trip-service-ended)      no policy in force on the date
     ConfigError                   (config-invalid, 500)
     ├── EngineUnavailable         (trip-engine-unavailable) pyspark / Java missing
@@ -40,6 +41,7 @@ class RowErrorCode(StrEnum):
     UNKNOWN_CELL_ID = "unknown-cell-id"  #: cell_id not in the cell-site table
     CELL_SITES_REQUIRED = "cell-sites-required"  #: cell_id records but no cell-site table given
     DUPLICATE_CELL_ID = "duplicate-cell-id"  #: a cell-site table lists one id twice
+    FORMAT_MISMATCH = "format-mismatch"  #: the file's magic/header is another format's
 
 
 class RecordsRejected(ImportRejected):
@@ -56,6 +58,18 @@ class UnknownRecordFormat(InputError):
     """A record file whose format cannot be detected from its extension or header."""
 
     code = "trip-format-unknown"
+
+
+class FormatMismatch(InputError):
+    """A record file whose content (magic bytes, header) is not the format it was given as —
+    by ``--format`` or by its extension (``.parquet``, ``.pq``, ``.plt``, ``.csv``). The whole input is
+    refused before any row is read; a usage error (the CLI exits 2).
+
+    ``details`` is ``{"error_count": int, "errors": [{"file", "line": 0, "code":
+    "format-mismatch", "message"}, …]}``, one entry per mismatched file.
+    """
+
+    code = "trip-format-mismatch"
 
 
 class ServiceEnded(InputError):

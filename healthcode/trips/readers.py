@@ -37,13 +37,14 @@ import csv
 import gzip
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import zlib
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, Any, ClassVar, Final, Literal
+from typing import IO, Any, ClassVar, Final, Literal, NoReturn
 
 import numpy as np
 import numpy.typing as npt
@@ -52,7 +53,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from healthcode.trips.errors import RecordsRejected, RowErrorCode, UnknownRecordFormat
+from healthcode.trips.errors import (
+    FormatMismatch,
+    RecordsRejected,
+    RowErrorCode,
+    UnknownRecordFormat,
+)
 from healthcode.trips.geo import gcj02_to_wgs84
 
 RECORD_SCHEMA: Final = pa.schema(
@@ -301,47 +307,164 @@ def read_cell_sites(path: str | Path, *, datum: Literal["wgs84", "gcj02"] = "wgs
 
 # --- format detection --------------------------------------------------------------------
 
+#: Extensions that name a format. ``.csv`` (also ``.csv.gz``) allows both CSV layouts.
+_EXTENSION_FORMATS: Final[Mapping[str, frozenset[RecordFormat]]] = MappingProxyType(
+    {
+        ".parquet": frozenset({RecordFormat.PARQUET}),
+        ".pq": frozenset({RecordFormat.PARQUET}),
+        ".plt": frozenset({RecordFormat.PLT}),
+        ".csv": frozenset({RecordFormat.CSV, RecordFormat.GEOLIFE_POINTS}),
+    }
+)
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+
 
 def _open_text(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
+    """A record file as text (UTF-8, BOM dropped), gunzipped when it starts with gzip's magic."""
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == _GZIP_MAGIC
+    if gz:
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def detect_format(path: str | Path) -> RecordFormat:
-    """Format of a record file, from its magic bytes, extension and header.
+@dataclass(frozen=True)
+class _Sniff:
+    """What a file's first bytes say it is (``kind`` None: none of the record formats)."""
 
-    :raises UnknownRecordFormat: none matches.
+    kind: RecordFormat | None
+    looks_like: str  #: for messages: "a Parquet file (PAR1 magic bytes)", …
+    empty: bool = False  #: no bytes, or only blank lines
+    binary: bool = False  #: neither Parquet nor UTF-8 text
+
+
+def _sniff(p: Path) -> _Sniff:
+    """Look at the magic bytes and the first non-blank line.
+
+    :raises UnknownRecordFormat: the file cannot be opened.
     """
-    p = Path(path)
     try:
         with open(p, "rb") as fh:
             magic = fh.read(4)
     except OSError as exc:
         raise UnknownRecordFormat(f"cannot read {p}: {exc.strerror or exc}") from exc
-    if magic == b"PAR1" or p.suffix in (".parquet", ".pq"):
-        return RecordFormat.PARQUET
-    if p.suffix == ".plt":
-        return RecordFormat.PLT
+    if magic == b"PAR1":
+        return _Sniff(RecordFormat.PARQUET, "a Parquet file (PAR1 magic bytes)")
+    if not magic:
+        return _Sniff(None, "an empty file", empty=True)
+    first = ""
     try:
         with _open_text(p) as fh:
-            first = fh.readline().strip()
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise UnknownRecordFormat(f"{p}: not UTF-8 text or a Parquet file") from exc
+            for _ in range(20):  # a few blank lines may precede the header
+                line = fh.readline()
+                if not line or line.strip():
+                    first = line.strip()
+                    break
+    except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error):
+        return _Sniff(None, "binary data (neither Parquet nor UTF-8 text)", binary=True)
+    if not first:
+        return _Sniff(None, "an empty file", empty=True)
+    shown = first[:60] + ("…" if len(first) > 60 else "")
     if first.lower().startswith("geolife trajectory"):
-        return RecordFormat.PLT
+        return _Sniff(
+            RecordFormat.PLT, "a GeoLife .plt trajectory (first line 'Geolife trajectory')"
+        )
     header = {h.strip().lower() for h in first.split(",")}
     if {"subset", "user", "lat", "lon", "time_utc"} <= header:
-        return RecordFormat.GEOLIFE_POINTS
+        return _Sniff(RecordFormat.GEOLIFE_POINTS, f"a GeoLife points CSV (header {shown!r})")
     if {"phone", "time"} <= header:
+        return _Sniff(RecordFormat.CSV, f"a record CSV (header {shown!r})")
+    return _Sniff(None, f"text beginning {shown!r}")
+
+
+def _fits(fmt: RecordFormat, sniff: _Sniff) -> bool:
+    """Whether content can be ``fmt``: a recognised layout must be that one, a Parquet file
+    needs its magic bytes, the text formats need text. Empty files fit (the reader says so)."""
+    if sniff.empty:
+        return True
+    if sniff.kind is not None:
+        return sniff.kind is fmt
+    if fmt is RecordFormat.PARQUET:
+        return False
+    return not sniff.binary
+
+
+def _extension_formats(p: Path) -> tuple[str, frozenset[RecordFormat]] | None:
+    suffixes = [s.lower() for s in p.suffixes]
+    if suffixes[-2:] == [".csv", ".gz"]:
+        return ".csv.gz", _EXTENSION_FORMATS[".csv"]
+    ext = suffixes[-1] if suffixes else ""
+    return (ext, _EXTENSION_FORMATS[ext]) if ext in _EXTENSION_FORMATS else None
+
+
+def _mismatch(p: Path, given: str, sniff: _Sniff, hint: str) -> RowError:
+    return RowError(
+        str(p), 0, RowErrorCode.FORMAT_MISMATCH,
+        f"{given}, but the file looks like {sniff.looks_like}; {hint}",
+    )  # fmt: skip
+
+
+def _choose_format(p: Path, fmt: RecordFormat | None) -> RecordFormat | RowError:
+    """The format to read ``p`` with, or a ``format-mismatch`` error for the whole file.
+
+    With ``fmt`` (``--format``) the content must fit it. Without, the content decides
+    (magic bytes, header) and must fit what the extension says; an unrecognised
+    content falls back to the extension.
+
+    :raises UnknownRecordFormat: the file cannot be opened, or its format cannot be told.
+    """
+    sniff = _sniff(p)
+    if fmt is not None:
+        if _fits(fmt, sniff):
+            return fmt
+        hint = (
+            f"give --format {sniff.kind} or leave --format out"
+            if sniff.kind is not None
+            else f"this is not a {fmt} file"
+        )
+        return _mismatch(p, f"--format {fmt} was chosen", sniff, hint)
+    named = _extension_formats(p)
+    if named is not None:
+        ext, allowed = named
+        if not any(_fits(f, sniff) for f in allowed):
+            claimed = " or ".join(sorted(str(f) for f in allowed))
+            return _mismatch(
+                p, f"the name ({ext}) says {claimed}", sniff,
+                "rename it to what it holds",
+            )  # fmt: skip
+    if sniff.kind is not None:
+        return sniff.kind
+    if named is not None and (sniff.empty or RecordFormat.CSV not in named[1]):
+        # a .plt without its "Geolife trajectory" line; an empty file (the reader says so)
+        return min(named[1])
+    if sniff.empty and p.suffix.lower() in (".gz", ".txt"):
         return RecordFormat.CSV
-    if not first:
-        # an empty .csv is a record file with no rows: let the CSV reader report it
-        if p.suffix in (".csv", ".gz", ".txt"):
-            return RecordFormat.CSV
     raise UnknownRecordFormat(
-        f"{p}: unknown record format (header {first[:80]!r}); expected phone,time,lon,lat|cell_id "
+        f"{p}: unknown record format ({sniff.looks_like}); expected phone,time,lon,lat|cell_id "
         "CSV, Parquet, GeoLife points.csv(.gz) or .plt"
+    )
+
+
+def detect_format(path: str | Path) -> RecordFormat:
+    """Format of a record file, from its magic bytes and header, checked against its
+    extension (``.parquet``/``.pq``, ``.plt``, ``.csv``/``.csv.gz``).
+
+    :raises FormatMismatch: the content is another format than the extension says.
+    :raises UnknownRecordFormat: the file cannot be read, or no format matches.
+    """
+    p = Path(path)
+    chosen = _choose_format(p, None)
+    if isinstance(chosen, RowError):
+        _raise_mismatches([chosen])
+    return chosen
+
+
+def _raise_mismatches(errors: Sequence[RowError]) -> NoReturn:
+    """:raises FormatMismatch: naming every mismatched file."""
+    raise FormatMismatch(
+        f"{len(errors)} file(s) not of the format given (by --format or the file name); "
+        "nothing read",
+        details={"error_count": len(errors), "errors": [e.to_dict() for e in errors]},
     )
 
 
@@ -364,26 +487,46 @@ def inspect_records(
     :param phone_map: GeoLife (subset, user) → phone (default :class:`GeolifePhoneMap`).
     :param phone: phone number for ``.plt`` files (default: from their folders).
     :param max_errors: how many errors to list (all are counted).
+    :raises FormatMismatch: a file's content is not the format given by ``fmt`` or by its
+        extension (checked for every file before any is read; nothing is read).
     :raises UnknownRecordFormat: a file's format cannot be detected.
     """
     plist = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
     pmap = phone_map or GeolifePhoneMap()
+    forced = RecordFormat(fmt) if fmt is not None else None
     tables: list[pa.Table] = []
     errors: list[RowError] = []
     rows = 0
+    # every file's format first: a file given as the wrong format refuses the whole input
+    kinds: list[RecordFormat | None] = []
+    mismatches: list[RowError] = []
     for p in plist:
-        kind = RecordFormat(fmt) if fmt is not None else detect_format(p)
         if not p.is_file():
             errors.append(RowError(str(p), 0, RowErrorCode.UNREADABLE, "not a file"))
+            kinds.append(None)
             continue
-        if kind is RecordFormat.PARQUET:
-            table, errs, n = _read_parquet(p, cell_sites)
-        elif kind is RecordFormat.PLT:
-            table, errs, n = _read_plt(p, phone or _plt_phone(p, pmap, errors))
-        elif kind is RecordFormat.GEOLIFE_POINTS:
-            table, errs, n = _read_geolife_points(p, pmap)
+        chosen = _choose_format(p, forced)
+        if isinstance(chosen, RowError):
+            mismatches.append(chosen)
+            kinds.append(None)
         else:
-            table, errs, n = _read_csv(p, cell_sites)
+            kinds.append(chosen)
+    if mismatches:
+        _raise_mismatches(mismatches)
+    for p, kind in zip(plist, kinds, strict=True):
+        if kind is None:
+            continue
+        try:
+            if kind is RecordFormat.PARQUET:
+                table, errs, n = _read_parquet(p, cell_sites)
+            elif kind is RecordFormat.PLT:
+                table, errs, n = _read_plt(p, phone or _plt_phone(p, pmap, errors))
+            elif kind is RecordFormat.GEOLIFE_POINTS:
+                table, errs, n = _read_geolife_points(p, pmap)
+            else:
+                table, errs, n = _read_csv(p, cell_sites)
+        except _FileRefused as refused:
+            table, errs, n = RECORD_SCHEMA.empty_table(), [refused.error], refused.rows
         tables.append(table)
         errors.extend(errs)
         rows += n
@@ -408,6 +551,7 @@ def read_records(
 
     :returns: a :data:`RECORD_SCHEMA` table (deduplicated, in file order).
     :raises RecordsRejected: any bad row or file; ``details`` lists them.
+    :raises FormatMismatch: a file is not the format given by ``fmt`` or its extension.
     :raises UnknownRecordFormat: a file's format cannot be detected.
     """
     report = inspect_records(
@@ -680,32 +824,58 @@ def _column(raw: dict[Any, Any], cols: dict[str, int], key: str) -> pd.Series[An
     return pd.Series(raw[cols[key]], dtype="string")
 
 
-def _read_csv(path: Path, cell_sites: CellSites | None) -> tuple[pa.Table, list[RowError], int]:
+class _FileRefused(Exception):
+    """A whole file is refused (unreadable, empty, a header without the required columns);
+    :func:`inspect_records` reports :attr:`error` and reads the other files."""
+
+    def __init__(self, name: str, code: RowErrorCode, message: str, *, line: int = 0,
+                 rows: int = 0) -> None:  # fmt: skip
+        super().__init__(message)
+        self.error = RowError(name, line, code, message)
+        self.rows = rows  #: data rows the file has (counted in the report)
+
+
+_LOCATION: Final = "lon+lat or cell_id"
+
+
+def _missing_columns(names: Collection[str], required: Sequence[str]) -> list[str]:
+    """Required columns absent from ``names`` (lower-cased); ``_LOCATION`` asks for
+    ``lon`` and ``lat``, or ``cell_id``."""
+    missing = [c for c in required if c != _LOCATION and c not in names]
+    if _LOCATION in required and not ({"lon", "lat"} <= set(names) or "cell_id" in names):
+        missing.append(_LOCATION)
+    return missing
+
+
+def _read_csv_file(
+    path: Path, required: Sequence[str]
+) -> tuple[dict[str, int], list[int], dict[Any, Any]]:
+    """A CSV record file's columns (lower-cased name → index), the physical line of each data
+    row and the raw columns (see :func:`_read_csv_columns`).
+
+    :raises _FileRefused: unreadable (``unreadable-file``), no data rows (``empty-file``),
+        or a header without the ``required`` columns (``missing-column``, line 1).
+    """
     name = str(path)
     try:
         header, lines, raw = _read_csv_columns(path)
-    except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
-        return (
-            RECORD_SCHEMA.empty_table(),
-            [RowError(name, 0, RowErrorCode.UNREADABLE, str(exc))],
-            0,
-        )
+    except (OSError, UnicodeDecodeError, EOFError, csv.Error, gzip.BadGzipFile, zlib.error) as exc:
+        raise _FileRefused(name, RowErrorCode.UNREADABLE, str(exc)) from exc
     if header is None or not lines:
-        return (
-            RECORD_SCHEMA.empty_table(),
-            [RowError(name, 0, RowErrorCode.EMPTY_FILE, "no records")],
-            0,
-        )
+        raise _FileRefused(name, RowErrorCode.EMPTY_FILE, "no records")
     cols = {h.strip().lower(): i for i, h in enumerate(header)}
-    missing = [c for c in ("phone", "time") if c not in cols]
-    if not ({"lon", "lat"} <= cols.keys() or "cell_id" in cols):
-        missing.append("lon+lat or cell_id")
+    missing = _missing_columns(cols.keys(), required)
     if missing:
-        return (
-            RECORD_SCHEMA.empty_table(),
-            [RowError(name, 1, RowErrorCode.MISSING_COLUMN, f"missing column(s) {missing}")],
-            len(lines),
-        )
+        raise _FileRefused(
+            name, RowErrorCode.MISSING_COLUMN, f"missing column(s) {missing}", line=1,
+            rows=len(lines),
+        )  # fmt: skip
+    return cols, lines, raw
+
+
+def _read_csv(path: Path, cell_sites: CellSites | None) -> tuple[pa.Table, list[RowError], int]:
+    name = str(path)
+    cols, lines, raw = _read_csv_file(path, ("phone", "time", _LOCATION))
 
     def col(key: str) -> pd.Series[Any] | None:
         return _column(raw, cols, key) if key in cols else None
@@ -729,27 +899,17 @@ def _read_parquet(path: Path, cell_sites: CellSites | None) -> tuple[pa.Table, l
     try:
         src = pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:
-        return (
-            RECORD_SCHEMA.empty_table(),
-            [RowError(name, 0, RowErrorCode.UNREADABLE, f"not a readable Parquet file: {exc}")],
-            0,
-        )
+        raise _FileRefused(
+            name, RowErrorCode.UNREADABLE, f"not a readable Parquet file: {exc}"
+        ) from exc
     n = src.num_rows
     if n == 0:
-        return (
-            RECORD_SCHEMA.empty_table(),
-            [RowError(name, 0, RowErrorCode.EMPTY_FILE, "no records")],
-            0,
-        )
+        raise _FileRefused(name, RowErrorCode.EMPTY_FILE, "no records")
     cols = {c.lower(): c for c in src.column_names}
-    missing = [c for c in ("phone", "time") if c not in cols]
-    if not ({"lon", "lat"} <= cols.keys() or "cell_id" in cols):
-        missing.append("lon+lat or cell_id")
+    missing = _missing_columns(cols.keys(), ("phone", "time", _LOCATION))
     if missing:
-        return (
-            RECORD_SCHEMA.empty_table(),
-            [RowError(name, 0, RowErrorCode.MISSING_COLUMN, f"missing column(s) {missing}")],
-            n,
+        raise _FileRefused(
+            name, RowErrorCode.MISSING_COLUMN, f"missing column(s) {missing}", rows=n
         )
     lines = list(range(1, n + 1))
 
@@ -811,28 +971,7 @@ def _read_parquet(path: Path, cell_sites: CellSites | None) -> tuple[pa.Table, l
 
 def _read_geolife_points(path: Path, pmap: GeolifePhoneMap) -> tuple[pa.Table, list[RowError], int]:
     name = str(path)
-    try:
-        header, lines, raw = _read_csv_columns(path)
-    except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
-        return (
-            RECORD_SCHEMA.empty_table(),
-            [RowError(name, 0, RowErrorCode.UNREADABLE, str(exc))],
-            0,
-        )
-    if header is None or not lines:
-        return (
-            RECORD_SCHEMA.empty_table(),
-            [RowError(name, 0, RowErrorCode.EMPTY_FILE, "no records")],
-            0,
-        )
-    cols = {h.strip().lower(): i for i, h in enumerate(header)}
-    missing = [c for c in ("subset", "user", "lat", "lon", "time_utc") if c not in cols]
-    if missing:
-        return (
-            RECORD_SCHEMA.empty_table(),
-            [RowError(name, 1, RowErrorCode.MISSING_COLUMN, f"missing column(s) {missing}")],
-            len(lines),
-        )
+    cols, lines, raw = _read_csv_file(path, ("subset", "user", "lat", "lon", "time_utc"))
     subset = pd.Series(raw[cols["subset"]], dtype="string").str.strip()
     user = pd.Series(raw[cols["user"]], dtype="string").str.strip()
     pairs = pd.DataFrame({"s": subset, "u": user})
@@ -878,18 +1017,10 @@ def _read_plt(path: Path, phone: str) -> tuple[pa.Table, list[RowError], int]:
                 lat.append(parts[0])
                 lon.append(parts[1])
                 when.append(f"{parts[5].strip()}T{parts[6].strip()}")
-    except (OSError, UnicodeDecodeError) as exc:
-        return (
-            RECORD_SCHEMA.empty_table(),
-            [RowError(name, 0, RowErrorCode.UNREADABLE, str(exc))],
-            0,
-        )
+    except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise _FileRefused(name, RowErrorCode.UNREADABLE, str(exc)) from exc
     if not lines:
-        return (
-            RECORD_SCHEMA.empty_table(),
-            [RowError(name, 0, RowErrorCode.EMPTY_FILE, "no track points")],
-            0,
-        )
+        raise _FileRefused(name, RowErrorCode.EMPTY_FILE, "no track points")
     n = len(lines)
     table, errors = _validate(
         name,

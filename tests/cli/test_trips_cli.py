@@ -143,6 +143,82 @@ def test_unreadable_files_and_bad_options_exit_2(run, tmp_path):
     assert "unreadable-file" in r.stderr
 
 
+def _plt_file(tmp_path):
+    """A real GeoLife trajectory (user 010), in a folder that names its user."""
+    src = sorted(shared_path("data", "trajectories_geolife_subset", "plt").rglob("*.plt"))[0]
+    dst = tmp_path / "010" / "Trajectory" / src.name
+    dst.parent.mkdir(parents=True)
+    dst.write_bytes(src.read_bytes())
+    return dst
+
+
+def _parquet_file(tmp_path, records):
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "records.parquet"
+    pq.write_table(pacsv.read_csv(records), path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("which", "fmt", "looks_like"),
+    [
+        ("plt", "csv", "GeoLife .plt trajectory"),
+        ("csv", "parquet", "record CSV"),
+        ("parquet", "plt", "Parquet file"),
+        ("parquet", "csv", "Parquet file"),
+        ("csv", "geolife-points", "record CSV"),
+    ],
+)
+def test_import_with_the_wrong_format_is_a_usage_error(run, tmp_path, records, which, fmt,
+                                                       looks_like):  # fmt: skip
+    path = {"csv": records, "plt": _plt_file(tmp_path),
+            "parquet": _parquet_file(tmp_path, records)}[which]  # fmt: skip
+    r = run("trips", "import", str(path), "--format", fmt)
+    assert r.exit_code == 2, r.output
+    assert "error [trip-format-mismatch]" in r.stderr
+    line = f"{path}:0: format-mismatch: --format {fmt} was chosen, but the file looks like"
+    assert line in r.stderr and looks_like in r.stderr
+    assert "Traceback" not in r.output
+    r = run("trips", "import", str(path), "--format", fmt, "--json")
+    assert r.exit_code == 2
+    body = json.loads(r.stdout)
+    assert body["code"] == "trip-format-mismatch"
+    assert [e["code"] for e in body["details"]["errors"]] == ["format-mismatch"]
+    # nothing stored: the import without --format stores everything, not "already stored"
+    r = run("trips", "import", str(path), "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["stored"] == out["records"] > 0 and out["already_stored"] == 0
+
+
+def test_records_files_named_for_another_format_exit_2_in_build_and_card(run, tmp_path, records):
+    wrong = tmp_path / "records.plt"  # a CSV named .plt
+    wrong.write_bytes(records.read_bytes())
+    for args in (
+        ("trips", "build", "--as-of", "2022-11-20", "--records", str(wrong)),
+        ("trips", "card", "13912345678", "--as-of", "2022-11-20", "--records", str(wrong)),
+        ("trips", "import", str(wrong)),
+    ):
+        r = run(*args)
+        assert r.exit_code == 2, (args, r.output)
+        assert f"{wrong}:0: format-mismatch: the name (.plt) says plt" in r.stderr
+    # the right name reads; real row errors stay per-row refusals (exit 1) in every command
+    bad = tmp_path / "bad.csv"
+    bad.write_text(RECORDS + "13912345678,2022-11-17T08:00:00Z,121.47,95\n", encoding="utf-8")
+    for args in (
+        ("trips", "build", "--as-of", "2022-11-20", "--records", str(bad)),
+        ("trips", "card", "13912345678", "--as-of", "2022-11-20", "--records", str(bad)),
+        ("trips", "import", str(bad), "--format", "csv"),
+    ):
+        r = run(*args)
+        assert r.exit_code == 1, (args, r.output)
+        assert f"{bad}:7: invalid-coordinates" in r.stderr
+    assert run("trips", "card", "13912345678", "--as-of", "2022-11-20", "--records",
+               str(records)).exit_code == 0  # fmt: skip
+
+
 def test_empty_file_is_refused(run, tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("", encoding="utf-8")

@@ -11,6 +11,7 @@ import pytest
 
 from healthcode.errors import ImportRejected
 from healthcode.trips import (
+    FormatMismatch,
     GeolifePhoneMap,
     RecordFormat,
     RecordsRejected,
@@ -123,6 +124,30 @@ def test_empty_and_header_only_files_are_file_errors(tmp_path):
         (str(empty), 0, RowErrorCode.EMPTY_FILE),
         (str(header), 0, RowErrorCode.EMPTY_FILE),
     ]
+
+
+def test_csv_layouts_refuse_unreadable_empty_and_headless_files_alike(tmp_path):
+    """Record CSVs and GeoLife points files share one check of the whole file."""
+    points_header = "subset,user,trajectory_file,seq,lat,lon,altitude_ft,time_utc\n"
+    for fmt, header, missing in (
+        ("csv", "phone,time,lon,lat\n", "phone,lon,lat\n"),
+        ("geolife-points", points_header, "subset,user,lat,lon\n"),
+    ):
+        broken_gz = tmp_path / f"broken-{fmt}.csv.gz"  # cut off after its header
+        whole = gzip.compress((header + "".join(f"{i},x\n" for i in range(5000))).encode())
+        broken_gz.write_bytes(whole[: len(whole) // 2])
+        empty = write(tmp_path, f"empty-{fmt}.csv", "\n\n")
+        only = write(tmp_path, f"header-{fmt}.csv", header)
+        lacking = write(tmp_path, f"lacking-{fmt}.csv", missing + "1,2,3,4\n5,6,7,8\n")
+        report = inspect_records([empty, only, lacking, broken_gz], fmt=fmt)
+        assert [(e.file, e.line, e.code) for e in report.errors] == [
+            (str(empty), 0, RowErrorCode.EMPTY_FILE),
+            (str(only), 0, RowErrorCode.EMPTY_FILE),
+            (str(lacking), 1, RowErrorCode.MISSING_COLUMN),
+            (str(broken_gz), 0, RowErrorCode.UNREADABLE),
+        ]
+        assert report.rows == 2  # the data rows of the file without the columns
+        assert "missing column(s)" in report.errors[2].message
 
 
 def test_one_bad_file_rejects_the_whole_import(tmp_path):
@@ -269,6 +294,93 @@ def test_detect_format(tmp_path):
         detect_format(write(tmp_path, "what.csv", "name,age\n"))
     with pytest.raises(UnknownRecordFormat):
         detect_format(tmp_path / "missing.csv")
+    # the content decides; an extension that says otherwise is refused
+    assert detect_format(write(tmp_path, "r.txt", "phone,time,lon,lat\n")) is RecordFormat.CSV
+    with pytest.raises(FormatMismatch):
+        detect_format(write(tmp_path, "r.plt", "phone,time,lon,lat\n"))
+
+
+def _parquet(path):
+    pq.write_table(
+        pa.table({"phone": ["13912345678"], "time": ["2022-11-20T21:40:00+08:00"],
+                  "lon": [116.4], "lat": [39.9]}),
+        path,
+    )  # fmt: skip
+    return path
+
+
+PLT_HEADER = (
+    "Geolife trajectory\nWGS 84\nAltitude is in Feet\nReserved 3\n"
+    "0,2,255,My Track,0,0,2,8421376\n0\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "looks_like"),
+    [
+        ("user/010/Trajectory/t.plt", "csv", "a GeoLife .plt trajectory"),
+        ("r.csv", "parquet", "a record CSV (header 'phone,time,lon,lat')"),
+        ("r.parquet", "plt", "a Parquet file"),
+        ("r.parquet", "csv", "a Parquet file"),
+        ("r.csv", "geolife-points", "a record CSV"),
+        ("points.csv", "csv", "a GeoLife points CSV"),
+        ("junk.csv", "parquet", "text beginning 'name,age'"),
+        ("junk.bin", "csv", "binary data"),
+    ],
+)
+def test_a_file_given_as_another_format_is_refused_whole(tmp_path, name, fmt, looks_like):
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if name.endswith(".parquet"):
+        _parquet(path)
+    elif name.endswith(".plt"):
+        path.write_text(PLT_HEADER + "39.9,116.4,0,500,39322.7,2007-08-28,17:13:02\n")
+    elif name.startswith("points"):
+        path.write_text("subset,user,trajectory_file,seq,lat,lon,altitude_ft,time_utc\n"
+                        "geolife_modes,010,x.plt,1,39.9,116.4,0,2007-08-28T17:13:02\n")  # fmt: skip
+    elif name.startswith("junk.csv"):
+        path.write_text("name,age\nA,3\n")
+    elif name.endswith(".bin"):
+        path.write_bytes(bytes(range(128, 256)) * 8)
+    else:
+        path.write_text("phone,time,lon,lat\n13912345678,2022-11-20T21:40:00+08:00,116.4,39.9\n")
+    with pytest.raises(FormatMismatch) as info:
+        inspect_records(path, fmt=fmt)
+    err = info.value
+    assert err.code == "trip-format-mismatch" and err.status == 422
+    assert err.details["error_count"] == 1
+    [entry] = err.details["errors"]
+    assert (entry["file"], entry["line"], entry["code"]) == (str(path), 0, "format-mismatch")
+    assert f"--format {fmt} was chosen" in entry["message"] and looks_like in entry["message"]
+
+
+def test_format_mismatch_lists_every_file_and_the_right_format_reads(tmp_path):
+    plt = tmp_path / "010" / "Trajectory" / "t.plt"
+    plt.parent.mkdir(parents=True)
+    plt.write_text(PLT_HEADER + "39.9,116.4,0,500,39322.7,2007-08-28,17:13:02\n")
+    pq_file = _parquet(tmp_path / "r.parquet")
+    good = write(tmp_path, "good.csv", "phone,time,lon,lat\n13912345678,2022-11-20T21:40:00Z,1,1\n")
+    with pytest.raises(FormatMismatch) as info:
+        read_records([plt, good, pq_file], fmt="csv")  # nothing is read, not even good.csv
+    assert [e["file"] for e in info.value.details["errors"]] == [str(plt), str(pq_file)]
+    assert read_records(plt, fmt="plt").num_rows == 1
+    assert read_records(pq_file, fmt="parquet").num_rows == 1
+    # a file named for one format holding another is refused without --format too
+    renamed = tmp_path / "records.plt"
+    renamed.write_bytes(pq_file.read_bytes())
+    with pytest.raises(FormatMismatch, match="format given"):
+        read_records(renamed)
+    assert read_records(renamed, fmt="parquet").num_rows == 1  # an explicit format wins
+
+
+def test_real_row_errors_are_not_format_errors(tmp_path):
+    # the right format with bad rows: per-row codes, never format-mismatch
+    path = write(tmp_path, "r.csv", "phone,time,lon,lat\n13912345678,2022-11-20T21:40:00,1,1\n")
+    assert codes(inspect_records(path, fmt="csv")) == [(2, RowErrorCode.TIME_WITHOUT_OFFSET)]
+    header = write(tmp_path, "h.csv", "phone,time,lon\n13912345678,2022-11-20T21:40:00Z,1\n")
+    assert codes(inspect_records(header, fmt="csv")) == [(1, RowErrorCode.MISSING_COLUMN)]
+    empty = write(tmp_path, "e.csv", "")
+    assert codes(inspect_records(empty, fmt="csv")) == [(0, RowErrorCode.EMPTY_FILE)]
 
 
 def test_geolife_phone_map_is_documented_and_distinguishes_user_010():
