@@ -53,6 +53,40 @@ Progress = Callable[[int, int], None]
 log = logging.getLogger(__name__)
 
 
+def default_verify_options(shared: str) -> VerifyOptions:
+    """Verify options from the reference data: DCC JSON schemas (``dcc_schemas``) and value
+    sets (``value_set_names`` and, for business rules, ``value_sets``) under
+    ``<shared>/vectors/dcc-schema``.
+
+    What is missing or unreadable is left out, never an error: without schemas the
+    ``schema`` stage of an ``HC1:`` report is null with the warning ``schema-unavailable``;
+    without value sets codes are not named and ``value-set-unknown-code`` is not checked.
+
+    :param shared: the reference-data folder (``settings.shared``, ``HEALTHCODE_SHARED``).
+    """
+    from healthcode.credentials import trustload, valuesets
+    from healthcode.errors import ConfigError
+
+    root = trustload.default_dcc_schema_dir(shared)
+    schemas: dict[str, dict[str, Any]] | None
+    try:
+        schemas = trustload.load_dcc_schemas(root)
+    except (ConfigError, ValueError) as exc:
+        log.warning("DCC schemas not loaded (%s): the schema check is skipped", exc)
+        schemas = None
+    names: valuesets.ValueSets | None
+    try:
+        names = valuesets.load_value_sets(root / "eu-dcc-valuesets")
+    except (OSError, ValueError) as exc:
+        log.warning("DCC value sets not loaded (%s)", exc)
+        names = None
+    return VerifyOptions(
+        dcc_schemas=schemas,
+        value_set_names=names,
+        value_sets=names.codes() if names is not None else {},
+    )
+
+
 class HealthCode:
     """One healthcode deployment: settings + database + clock."""
 
@@ -67,6 +101,7 @@ class HealthCode:
         self.ruleset: RuleSet = load_default_ruleset()
         self._checkpoint_signer: Any = None
         self._trust_cache: tuple[float, TrustStore] | None = None
+        self._verify_options: VerifyOptions | None = None
         self._audit_buffer: list[dict[str, Any]] = []
         self._buffer_lock = threading.Lock()
         self._flusher: threading.Thread | None = None
@@ -335,6 +370,16 @@ class HealthCode:
         if self.settings.shc_issuer_keys:
             trustload.load_shc_keysets(list(self.settings.shc_issuer_keys), trust=store)
 
+    def verify_options(self) -> VerifyOptions:
+        """The options of this deployment's verifications when none are given (the web
+        verifier's): the same DCC schemas and value sets as ``healthcode verify``, read
+        once from ``$HEALTHCODE_SHARED/vectors/dcc-schema`` (see :func:`default_verify_options`).
+        """
+        options = self._verify_options
+        if options is None:
+            options = self._verify_options = default_verify_options(self.settings.shared)
+        return options
+
     def forget_trust(self) -> None:
         """Drop the cached trust store (after this process rotated or revoked a key)."""
         self._trust_cache = None
@@ -365,7 +410,7 @@ class HealthCode:
                 texts,
                 trust=trust or self.trust_store(),
                 at=at or self.now(),
-                options=options,
+                options=options or self.verify_options(),
                 picture=picture,
             )
         self._audit_verify(report, actor)

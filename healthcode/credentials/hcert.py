@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 
 import cbor2
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 from healthcode.credentials import cose
 from healthcode.credentials.base45 import b45decode, b45encode
@@ -760,6 +760,17 @@ def describe_entries(
     return out
 
 
+_SHA256 = hashes.SHA256()
+
+
+def _instant(seconds: float) -> str | None:
+    """ISO 8601 UTC of epoch seconds (None when out of range), for the report's plain words."""
+    try:
+        return datetime.fromtimestamp(seconds, UTC).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def verify_into(
     text: str,
     *,
@@ -818,10 +829,13 @@ def verify_into(
         details["signer"] = chosen_facts[1]
         if signer is not None and at > chosen_facts[3]:
             report.fail("signer", SignerCertificateExpired.code)
+            details["signer_valid_until"] = chosen_facts[3].isoformat()
         else:
             report.passed("signer")
         if signer is not None:
             report.passed("signature")
+            if trust.demo_dcc and signer.fingerprint(_SHA256) in trust.demo_dcc:
+                report.warn("demo")  # signed by one of our DEMO e-certificate keys
         else:
             report.fail("signature", (sig_error or SignatureInvalid()).code)
 
@@ -843,13 +857,16 @@ def verify_into(
             raise ClaimsInvalid("iat or exp missing or not a number")
         now = at.timestamp()
         if now < cwt.iat:
+            details["valid_from"] = _instant(cwt.iat)  # shown: "valid from …"
             raise NotYetValid("validation clock before iat — check the device clock")
         if signer is not None and chosen_facts is not None:  # chosen_facts: the signer's
             if now < chosen_facts[6]:
+                details["signer_valid_from"] = chosen_facts[2].isoformat()
                 raise NotYetValid("validation clock before the signer certificate's validity")
             if cwt.iat < chosen_facts[6]:
                 raise ClaimsInvalid("issued before its signer certificate was valid")
         if now > cwt.exp:
+            details["valid_until"] = _instant(cwt.exp)  # shown: "validity ended on …"
             raise Expired("exp has passed")
 
     report.run("expiry", expiry)

@@ -5,7 +5,15 @@ Shape (also the ``--json`` output of ``healthcode verify`` and ``POST /verify``)
     {"format": "native|hc1|shc|unknown", "verdict": "valid|invalid",
      "colour": "green|yellow|red"|null, "status_code": "00|01|10"|null,
      "stages": {"prefix": true, "signature": false, "expiry": null, ...},
-     "reasons": ["signature-invalid"], "warnings": [], "holder": {...}, "type": "health-code"}
+     "reasons": ["signature-invalid"], "warnings": [], "holder": {...}, "type": "health-code",
+     "failures": {"signature": "signature-invalid"}, "details": {...}}
+
+``failures`` (present when a hard stage failed) names the reason code of each failed
+stage, so a page can say which stage failed and why without pairing lists; a reason
+no stage gave (``card-invalid``) is only in ``reasons``. ``details`` (present when
+not empty) holds per-format extras, among them the instants the plain words need:
+``valid_from`` / ``valid_until`` when the validity window failed, and for ``HC1:``
+``signer_valid_from`` / ``signer_valid_until`` of the signer certificate (ISO 8601 UTC).
 
 A stage is ``True`` (passed), ``False`` (failed) or ``None`` (not reached / not
 applicable). The verdict is ``valid`` only when no stage failed — except the
@@ -51,6 +59,7 @@ class VerificationReport:
     type: str | None = None
     claims: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def start(cls, fmt: str, stage_names: Iterable[str], **kw: Any) -> VerificationReport:
@@ -79,10 +88,13 @@ class VerificationReport:
         self.stages[stage] = True
 
     def fail(self, stage: str, code: str) -> None:
+        """Record ``stage`` as failed with reason ``code`` (a warning for a soft stage)."""
         self.stages[stage] = False
         if stage in self.soft_stages:
             self.warn(code)
-        elif code not in self.reasons:
+            return
+        self.failures.setdefault(stage, code)
+        if code not in self.reasons:
             self.reasons.append(code)
 
     def warn(self, code: str) -> None:
@@ -122,5 +134,9 @@ class VerificationReport:
             "warnings": list(self.warnings),
             "holder": dict(self.holder),
             "type": self.type,
+            **({"failures": self._ordered_failures()} if self.failures else {}),
             **({"details": self.details} if self.details else {}),
         }
+
+    def _ordered_failures(self) -> dict[str, str]:
+        return {s: self.failures[s] for s in self.stages if s in self.failures} | self.failures

@@ -672,6 +672,14 @@ def _seconds(value: float, name: str, report: VerificationReport) -> float:
     return value
 
 
+def _instant(seconds: float) -> str | None:
+    """ISO 8601 UTC of epoch seconds (None when out of range), for the report's plain words."""
+    try:
+        return datetime.fromtimestamp(seconds, UTC).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def _revocation(trust: TrustStore, kid: str, payload: Mapping[str, Any], nbf: float) -> bool | None:
     """None: no list for this key; True: not revoked. Raises when revoked or list unusable."""
     entries = trust.revoked_shc.get(kid)
@@ -781,6 +789,8 @@ def verify_into(
     jwk = report.run("signer", signer)
     if jwk is not None:
         report.run("signature", lambda: verify_es256(jws_text, signature, jwk))
+        if report.stages["signature"] and kid in trust.demo_shc:
+            report.warn("demo")  # signed by one of our DEMO e-certificate keys
 
     nbf = _seconds(float(payload["nbf"]), "nbf", report)
     exp_raw = payload.get("exp")
@@ -788,8 +798,10 @@ def verify_into(
 
     def expiry() -> None:
         if now < nbf:
+            report.details["valid_from"] = _instant(nbf)  # shown: "valid from …"
             raise NotYetValid("nbf is after the validation clock — check the device clock")
         if exp is not None and now >= exp:
+            report.details["valid_until"] = _instant(exp)  # shown: "validity ended on …"
             raise Expired("exp has passed")
 
     report.run("expiry", expiry)
@@ -801,6 +813,9 @@ def verify_into(
     outcome = report.run("revocation", revocation)
     if outcome is None and report.stages["revocation"] is True:
         report.stages["revocation"] = None
+        if jwk is not None and "crlVersion" in jwk:
+            # the issuer revokes cards of this key, but no list of it was loaded
+            report.warn("revocation-not-checked")
     return report
 
 

@@ -40,6 +40,10 @@ class TrustStore:
     """Everything a verifier trusts; built from a trust list, certificates or key sets.
 
     :ivar production: reject DEMO keys (``demo-key-rejected``).
+    :ivar demo_dcc: SHA-256 fingerprints of our DEMO e-certificate DSCs (DER): certificates
+        they sign carry the warning ``demo``.
+    :ivar demo_shc: kids (RFC 7638 thumbprints) of our DEMO SHC keys: cards they sign carry
+        the warning ``demo``.
     :ivar clock_skew_seconds: tolerance for ``iat``/``exp`` of our own codes.
     """
 
@@ -53,3 +57,5 @@ class TrustStore:
     revoked_shc: dict[str, set[str]] = field(default_factory=dict)
     production: bool = False
     clock_skew_seconds: int = 30
+    demo_dcc: set[bytes] = field(default_factory=set)
+    demo_shc: set[str] = field(default_factory=set)

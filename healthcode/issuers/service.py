@@ -396,10 +396,15 @@ def trust_store_from_db(
         assert k.certificate is not None  # noqa: S101 - listed keys have one
         cert = x509.load_der_x509_certificate(k.certificate)
         store.dcc.setdefault(certificate_kid(cert), []).append(cert)
+        if k.demo:
+            store.demo_dcc.add(cert.fingerprint(hashes.SHA256()))
     for k in listed_ecert_keys(session, "shc", at):
         if production and k.demo:
             continue
-        store.shc.setdefault(shc_issuer_url(public_url, k.issuer_code), []).append(shc_jwk(k))
+        jwk = shc_jwk(k)
+        store.shc.setdefault(shc_issuer_url(public_url, k.issuer_code), []).append(jwk)
+        if k.demo:
+            store.demo_shc.add(jwk["kid"])
     for k in _listed_keys(session, at):
         store.native[bytes.fromhex(k.kid)] = TrustedKey(
             kid=bytes.fromhex(k.kid),
@@ -598,12 +603,16 @@ def _ecert_trust_from_list(issuers: object, store: TrustStore, *, production: bo
                 if base64.b64decode(entry["kid"]) != kid:
                     raise TrustListInvalid("a DCC certificate's kid is not the one listed")
                 store.dcc.setdefault(kid, []).append(cert)
+                if entry.get("demo"):
+                    store.demo_dcc.add(cert.fingerprint(hashes.SHA256()))
             for entry in issuer.get("shc") or []:
                 if production and entry.get("demo"):
                     continue
                 if not isinstance(entry["iss"], str) or not isinstance(entry["jwk"], dict):
                     raise TypeError("shc entries hold an iss and a jwk")
                 sets.setdefault(entry["iss"], []).append(entry["jwk"])
+                if entry.get("demo"):
+                    store.demo_shc.add(str(entry["jwk"].get("kid")))
         for iss, keys in sets.items():
             store.shc[iss] = validate_keyset({"keys": keys}, iss=iss)
     except IssuerKeysInvalid as exc:

@@ -2,8 +2,11 @@
  * and pasted text, all sent to POST /verify; the report is shown as a large verdict
  * plus, in plain words, each failed stage and each reason code.
  *
- * An invalid verdict never shows a colour: the verdict box is neutral and the
- * colour label is hidden.
+ * Plain words are looked up per format first (reason.hc1.expired: "validity ended on
+ * {date}"), then per code (reason.expired); a message whose placeholders the report
+ * cannot fill is skipped. An invalid verdict never shows a colour: the verdict box is
+ * neutral and the colour label is hidden. A DEMO credential (warning "demo") is marked
+ * in the verdict box.
  */
 "use strict";
 
@@ -17,6 +20,8 @@
   const verdictWord = $("verdict-word");
   const verdictColour = $("verdict-colour");
   const holderBox = $("verdict-holder");
+  const demoMark = $("verdict-demo");
+  const warningsBox = $("verdict-warnings");
   const failures = $("verdict-failures");
   const failureList = $("failure-list");
   const warningList = $("warning-list");
@@ -33,7 +38,39 @@
   let timer = null;
 
   const stageName = (s) => hc.t("stage." + s, null, s);
-  const reasonText = (code) => hc.t("reason." + code, null, code);
+
+  /** "YYYY-MM-DD HH:MM" in China Standard Time of an ISO instant, or null. */
+  function when(iso) {
+    if (!iso) return null;
+    const d = new Date(iso);
+    return isNaN(d.getTime()) ? null : hc.formatTime(d).slice(0, 16);
+  }
+
+  /** Values the plain words may name, from the report's details. */
+  function wordParams(report, code) {
+    const d = report.details || {};
+    const date = {
+      "expired": when(d.valid_until),
+      "not-yet-valid": when(d.signer_valid_from) || when(d.valid_from),
+      "signer-certificate-expired": when(d.signer_valid_until),
+    }[code];
+    const params = {};
+    if (date) params.date = date;
+    if (typeof d.kid === "string") params.kid = d.kid;
+    if (typeof d.iss === "string") params.iss = d.iss;
+    return params;
+  }
+
+  /** Plain words for a code of a group (reason / warning): the format's own words first. */
+  function words(group, code, report) {
+    const params = wordParams(report, code);
+    const keys = [group + "." + report.format + "." + code, group + "." + code];
+    for (const key of keys) {
+      const text = hc.lookup(key, params);
+      if (text !== null && !/\{\w+\}/.test(text)) return text;
+    }
+    return code;
+  }
 
   function clear(node) {
     while (node.firstChild) node.removeChild(node.firstChild);
@@ -54,16 +91,26 @@
       verdictColour.textContent = "";
     }
 
+    const warnings = report.warnings || [];
+    demoMark.hidden = !warnings.includes("demo");
+
     clear(holderBox);
     const h = report.holder || {};
     const lines = [];
     if (report.format) lines.push([hc.t("js.format"), hc.t("format." + report.format, null, report.format)]);
+    if (report.format !== "native" && report.type) {
+      lines.push([hc.t("js.certificate-type"), hc.t("js.type-" + report.type, null, report.type)]);
+    }
     if (valid) {
       if (h.code_name) lines.push([hc.t("js.issuer"), h.code_name]);
       if (h.name_masked) lines.push([hc.t("js.name"), h.name_masked]);
       if (h.name) lines.push([hc.t("js.name"), h.name]);
       if (h.id_tail) lines.push([hc.t("js.id-tail"), h.id_tail]);
       if (h.birth_date || h.dob) lines.push([hc.t("js.birth-date"), h.birth_date || h.dob]);
+      for (const entry of ((report.details || {}).certificate || [])) {
+        const text = entrySummary(entry);
+        if (text) lines.push([hc.t("js.record"), text]);
+      }
     }
     if (lines.length) {
       const dl = hc.el("dl", { class: "kv" });
@@ -77,19 +124,28 @@
       holderBox.hidden = true;
     }
 
-    // Failed stages and reasons, in plain words.
+    // Failed stages and reasons, in plain words: report.failures names each stage's reason.
     clear(failureList);
     const stages = report.stages || {};
-    const failed = Object.keys(stages).filter((s) => stages[s] === false);
     const reasons = report.reasons || [];
     if (!valid) {
-      if (failed.length && failed.length === reasons.length) {
-        failed.forEach((s, i) => failureList.appendChild(failureItem(s, reasons[i])));
+      const told = new Set();
+      if (report.failures) {
+        for (const [stage, reason] of Object.entries(report.failures)) {
+          failureList.appendChild(failureItem(stage, reason, report));
+          told.add(reason);
+        }
       } else {
-        failed.forEach((s) => failureList.appendChild(failureItem(s, null)));
-        reasons.forEach((r) => failureList.appendChild(failureItem(null, r)));
+        // a report without "failures" (an error shape, or an older server): failed stages
+        // and reasons side by side
+        for (const s of Object.keys(stages).filter((k) => stages[k] === false)) {
+          failureList.appendChild(failureItem(s, null, report));
+        }
       }
-      if (!failed.length && !reasons.length) {
+      for (const r of reasons) {
+        if (!told.has(r)) failureList.appendChild(failureItem(null, r, report));
+      }
+      if (!failureList.firstChild) {
         failureList.appendChild(hc.el("li", {}, hc.t("js.nothing-checked")));
       }
       failures.hidden = false;
@@ -98,10 +154,10 @@
     }
 
     clear(warningList);
-    for (const w of report.warnings || []) {
-      warningList.appendChild(hc.el("li", { "data-code": w }, hc.t("warning." + w, null, w)));
+    for (const w of warnings) {
+      warningList.appendChild(hc.el("li", { "data-code": w }, words("warning", w, report)));
     }
-    warningList.hidden = !(report.warnings || []).length;
+    warningsBox.hidden = !warnings.length;
 
     clear(stageList);
     for (const [s, v] of Object.entries(stages)) {
@@ -115,7 +171,7 @@
     result.scrollIntoView({ block: "start" });
   }
 
-  function failureItem(stage, reason) {
+  function failureItem(stage, reason, report) {
     const li = hc.el("li", { class: "failure" });
     if (stage) {
       li.dataset.stage = stage;
@@ -123,15 +179,31 @@
     }
     if (reason) {
       li.dataset.reason = reason;
-      li.appendChild(hc.el("span", { class: "failure-reason" }, reasonText(reason)));
+      li.appendChild(hc.el("span", { class: "failure-reason" }, words("reason", reason, report)));
       li.appendChild(hc.el("code", { class: "failure-code" }, reason));
     }
     return li;
   }
 
+  /** One line for a DCC entry (details.certificate): what was certified, and when. */
+  function entrySummary(e) {
+    const name = (field) => e[field + "_name"] || e[field];
+    const day = (v) => (typeof v === "string" ? (v.length > 10 ? when(v) || v : v) : null);
+    if (e.type === "vaccination" && e.dn !== undefined) {
+      return hc.t("js.summary-vaccination", { product: name("mp") || "?", dn: e.dn, sd: e.sd === undefined ? "?" : e.sd, date: day(e.dt) || "?" });
+    }
+    if (e.type === "test" && e.tr !== undefined) {
+      return hc.t("js.summary-test", { test: name("tt") || "?", result: name("tr") || "?", date: day(e.sc) || "?" });
+    }
+    if (e.type === "recovery" && e.df !== undefined) {
+      return hc.t("js.summary-recovery", { from: day(e.df) || "?", until: day(e.du) || "?" });
+    }
+    return null;
+  }
+
   function renderError(body) {
     // An error shape (not a report): the request itself was refused.
-    render({ verdict: "invalid", stages: {}, reasons: [], warnings: [] });
+    render({ format: null, verdict: "invalid", stages: {}, reasons: [], warnings: [] });
     clear(failureList);
     const code = (body && body.code) || "internal-error";
     const li = hc.el("li", { class: "failure", "data-reason": code });
