@@ -922,7 +922,8 @@ def trips_build(
     )
 
 
-def _format_card(card: dict[str, Any]) -> str:
+def _format_card(card: dict[str, Any], reason: dict[str, str] | None = None) -> str:
+    """The card as text lines; ``reason``: why an empty card is empty (last line)."""
     from healthcode.trips import load_policies
 
     policy = load_policies().by_id(card["policy"])
@@ -983,12 +984,14 @@ def trips_card(
         answer = svc.trip_card(phone, as_of=as_of, records=files or None, cell_sites=cell_sites)
     except HealthCodeError as exc:
         _trip_fail(exc, as_json=as_json)
-    if as_json:
+    if as_json:  # the card JSON contract only; why a card is empty goes to stderr
         click.echo(answer.text)
         if answer.reason:
-            click.echo(f"empty card: {answer.reason['message']}", err=True)
+            click.echo(
+                f"empty card: {answer.reason['message']} [{answer.reason['code']}]", err=True
+            )
     else:
-        click.echo(_format_card(answer.card))
+        click.echo(_format_card(answer.card, answer.reason))
 
 
 @cli.group()

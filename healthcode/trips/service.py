@@ -12,8 +12,9 @@ facts come from the stored cards (:func:`healthcode.facts.trips.trip_stays`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -74,26 +75,28 @@ class BuildResult:
 class CardAnswer:
     """One card query's answer.
 
-    :ivar text: the card JSON line (an empty card also has ``"reason"``).
+    :ivar text: the card JSON line, exactly the keys of the contract (``phone, as_of,
+        window_days, window, updated_at, colour, cities, abroad, policy``).
     :ivar source: ``stored`` (read back), ``computed`` (from stored records, now stored),
         or ``files`` (from ``--records`` files, not stored).
+    :ivar reason: for an empty card (no record in the window), why: ``{"code", "message"}``
+        with the codes of :func:`healthcode.trips.store.empty_reason`; else ``None``. It is
+        not part of the card JSON: the CLI prints it on stderr (and in its text output).
     """
 
     text: str
     source: str
     as_of: date
+    reason: dict[str, str] | None = None
 
     @cached_property
     def card(self) -> dict[str, Any]:
-        import json
-
+        """The card to show: the card JSON as a dict, plus ``"reason"`` (last) for an empty
+        card, which the page shows as a notice. :attr:`text` never has ``"reason"``."""
         out: dict[str, Any] = json.loads(self.text)
+        if self.reason is not None:
+            out["reason"] = self.reason
         return out
-
-    @property
-    def reason(self) -> dict[str, str] | None:
-        r: dict[str, str] | None = self.card.get("reason")
-        return r
 
 
 class TripService:
@@ -263,7 +266,8 @@ class TripService:
         """A phone's card for ``as_of``: the stored one, computed and stored if missing or
         stale, or computed from ``records`` files (not stored).
 
-        A phone without records in the window gets an empty card with a ``reason``.
+        A phone without records in the window gets an empty card, and the answer says why
+        (:attr:`CardAnswer.reason`).
 
         :raises InvalidPhone: not a mainland mobile number; :raises ServiceEnded: no card
             on ``as_of``; :raises RecordsRejected: bad rows in ``records``.
@@ -276,9 +280,9 @@ class TripService:
             with self.app.db.read() as s:
                 risk, _ = self._risk(s, policy, as_of)
                 contacts = self._close_contacts(s, policy, as_of, {p: self.app.keys.phone_key(p)})
-            text = self._compute(table, p, mask_phone(p), policy, as_of, risk, contacts,
-                                 span=lambda: store.table_span(table, p))  # fmt: skip
-            return CardAnswer(text, "files", as_of)
+            text, reason = self._compute(table, p, mask_phone(p), policy, as_of, risk, contacts,
+                                         span=lambda: store.table_span(table, p))  # fmt: skip
+            return CardAnswer(text, "files", as_of, reason)
         return self.card_by_index(
             self.app.keys.phone_key(p), mask_phone(p), as_of=as_of, phone=p, actor=actor,
             audit_read=audit_read,
@@ -306,8 +310,13 @@ class TripService:
                 or not store.uses_risk_list(policy)
                 or found.risk_import == store.current_risk_import(s)
             )
+            if found is not None and fresh:
+                stored = CardAnswer(store.card_json(found.text), "stored", as_of)
+                if json.loads(stored.text)["updated_at"] is None:  # empty: why, as of now
+                    span = store.stored_span(s, phone_index)
+                    stored = replace(stored, reason=store.empty_reason(policy, as_of, span))
         if found is not None and fresh:
-            answer = CardAnswer(found.text, "stored", as_of)
+            answer = stored
         else:
             answer = self._compute_stored(phone_index, masked, phone, policy, as_of)
         if audit_read:
@@ -400,7 +409,8 @@ class TripService:
         contacts: set[str],
         *,
         span: Callable[[], tuple[int, int] | None],
-    ) -> str:
+    ) -> tuple[str, dict[str, str] | None]:
+        """The card JSON line of one phone, and for an empty card the reason why."""
         from healthcode.trips import build_cards
 
         cards = build_cards(
@@ -408,10 +418,9 @@ class TripService:
             close_contacts=contacts, phones={phone},
         )  # fmt: skip
         if cards:
-            return cards[0].to_json()
+            return cards[0].to_json(), None
         empty = empty_card(phone, as_of=as_of, policy=policy, close_contact=phone in contacts)
-        text = store.card_text(empty, store.empty_reason(policy, as_of, span()))
-        return _masked(text, phone, masked)
+        return _masked(empty.to_json(), phone, masked), store.empty_reason(policy, as_of, span())
 
     def _compute_stored(
         self, phone_index: str, masked: str, phone: str | None, policy: Policy, as_of: date
@@ -425,18 +434,18 @@ class TripService:
             risk, risk_import = self._risk(s, policy, as_of)
             if phone is None:  # never seen in records: no sealed number, an empty card
                 empty = empty_card(_NO_PHONE, as_of=as_of, policy=policy)
-                reason = store.empty_reason(policy, as_of, None)
-                text = _masked(store.card_text(empty, reason), _NO_PHONE, masked)
+                reason: dict[str, str] | None = store.empty_reason(policy, as_of, None)
+                text = _masked(empty.to_json(), _NO_PHONE, masked)
             else:
                 table = store.stored_records(
                     s, seal_key=self.seal_key, lo_s=lo_s, hi_s=hi_s, indexes={phone_index},
                     phone_of={phone_index: phone},
                 )  # fmt: skip
                 contacts = self._close_contacts(s, policy, as_of, {phone: phone_index})
-                text = self._compute(table, phone, masked, policy, as_of, risk, contacts,
-                                     span=lambda: store.stored_span(s, phone_index))  # fmt: skip
-        import json
-
+                text, reason = self._compute(
+                    table, phone, masked, policy, as_of, risk, contacts,
+                    span=lambda: store.stored_span(s, phone_index),
+                )  # fmt: skip
         card = json.loads(text)
         try:
             with self.app.db.session() as s:
@@ -455,7 +464,7 @@ class TripService:
                 )  # fmt: skip
         except IntegrityError:
             pass  # a concurrent query stored the same card first (PostgreSQL): keep theirs
-        return CardAnswer(text, "computed", as_of)
+        return CardAnswer(text, "computed", as_of, reason)
 
     def _reevaluate(self, s: Session, indexes: set[str], *, at: datetime) -> dict[str, int]:
         """Re-evaluate the holders whose phones have these blind indexes (by index, no scan)."""

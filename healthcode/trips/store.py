@@ -431,11 +431,15 @@ def empty_reason(policy: Policy, as_of: date, span: tuple[int, int] | None) -> d
     }
 
 
-def card_text(card: TripCard, reason: dict[str, str] | None = None) -> str:
-    """The card JSON line; an empty card also carries ``"reason": {"code", "message"}`` last."""
-    if reason is None:
-        return card.to_json()
-    return json.dumps({**card.to_dict(), "reason": reason}, ensure_ascii=False)
+def card_json(text: str) -> str:
+    """A stored card line as the card JSON contract: a line stored by an older version with a
+    ``"reason"`` key is given back without it (the reason is computed when read)."""
+    if '"reason": ' not in text:
+        return text
+    card = json.loads(text)
+    if card.pop("reason", None) is None:
+        return text
+    return json.dumps(card, ensure_ascii=False)
 
 
 # --- cards ---------------------------------------------------------------------------------
