@@ -42,9 +42,13 @@ def fail(exc: HealthCodeError, *, as_json: bool) -> NoReturn:
     click.echo(f"error [{exc.code}]: {exc.message}", err=True)
     if isinstance(exc.details, dict) and exc.details.get("errors") and not as_json:
         for e in exc.details["errors"][:50]:
-            click.echo(
-                f"  line {e.get('line')}: {e.get('field') or ''} {e.get('message')}", err=True
-            )
+            where = f"line {e.get('line')}"
+            if "line" not in e and "index" in e:  # an entry of a JSON array (0-based)
+                where = f"entry {e['index']}" + (
+                    f" ({e['identifier']})" if e.get("identifier") else ""
+                )
+            field = f"{e['field']} " if e.get("field") else ""
+            click.echo(f"  {where}: {field}{e.get('message')}", err=True)
     raise SystemExit(2 if exc.status == 400 or exc.code in USAGE_CODES else 1)
 
 
@@ -287,11 +291,16 @@ def certificate_cmd(
 # --------------------------------------------------------------------------- verify
 @cli.command("verify")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--at", "at_text", default=None, help="Validation clock (ISO-8601; default now).")
+@click.option(
+    "--at",
+    "at_text",
+    default=None,
+    help="Validation clock, ISO 8601: 2021-06-01 (00:00 UTC), 2021-06-01T12:00:00Z or "
+    "2021-06-01T20:00:00+08:00; no offset means UTC (not Asia/Shanghai). Default: now.",
+)
 @click.option(
     "--trust-list",
     "trust_list",
-    type=click.Path(dir_okay=False),
     default=None,
     help="Our signed trust list, or an EU DCC trust-list JSON.",
 )
@@ -299,7 +308,6 @@ def certificate_cmd(
     "--trust-anchor",
     "trust_anchors",
     multiple=True,
-    type=click.Path(dir_okay=False),
     help="National trust-anchor public key (PEM/DER) --trust-list must be signed by "
     "(default: this database's anchor).",
 )
@@ -307,7 +315,6 @@ def certificate_cmd(
     "--trust-cert",
     "trust_certs",
     multiple=True,
-    type=click.Path(dir_okay=False),
     help="EU DCC signer certificate (PEM, DER or base64 DER); repeatable.",
 )
 @click.option(
@@ -320,18 +327,20 @@ def certificate_cmd(
     "--revocation",
     "revocations",
     multiple=True,
-    type=click.Path(dir_okay=False),
-    help="Revocation list (DCC or SHC CRL); repeatable.",
+    help="Revocation list: DCC (JSON array, or one UVCI/hash a line) or SHC CRL; "
+    "repeatable. A list that cannot be read completely is refused (exit 2).",
 )
 @click.option(
     "--rules",
     "rules_file",
-    type=click.Path(dir_okay=False),
     default=None,
-    help="EU DCC business rules (JSON array).",
+    help="EU DCC business rules: a JSON array in the DCC Gateway rule format, every entry "
+    "checked when loaded (exit 2 with a per-entry report if any is malformed); needs --country.",
 )
 @click.option(
-    "--country", default=None, help="Destination country for --rules (ISO 3166-1 alpha-2)."
+    "--country",
+    default=None,
+    help="Destination for --rules, ISO 3166-1 alpha-2 (e.g. CN); needs --rules.",
 )
 @click.option("--lenient-prefix", is_flag=True, help="Accept an HC1 payload without its prefix.")
 @click.option("--json", "as_json", is_flag=True)
@@ -343,13 +352,22 @@ def verify_cmd(
 ) -> None:  # fmt: skip
     """Verify codes: INPUT is an image, a text file, a .smart-health-card file, or QR text.
 
-    Several INPUTs only for the chunks of one multi-part SMART Health Card.
+    Several INPUTs only for the chunks of one multi-part SMART Health Card. Exit 0 valid,
+    1 invalid, 2 for options or files that cannot be used (JSON files may start with a BOM).
     """
-    from healthcode.cli.verifying import build_options, build_trust, read_inputs
+    from healthcode.cli.verifying import (
+        build_options,
+        build_trust,
+        check_rule_options,
+        parse_validation_clock,
+        read_inputs,
+        refused_key_sets,
+    )
 
     settings = settings_from_ctx()
-    at = parse_time_option(at_text, "--at") if at_text is not None else None
     try:
+        at = parse_validation_clock(at_text) if at_text is not None else None
+        check_rule_options(rules_file, country)
         scanned = read_inputs(inputs)
         explicit = bool(trust_list or trust_certs or issuer_keys)
         svc = service()
@@ -372,6 +390,9 @@ def verify_cmd(
         fail(exc, as_json=as_json)
     report = svc.verify_scanned(scanned, trust=trust, at=at, options=options)
     out = report.to_dict()
+    refused = refused_key_sets(trust)
+    if refused:
+        out.setdefault("details", {})["refused_key_sets"] = refused
     if as_json:
         emit(out)
     else:

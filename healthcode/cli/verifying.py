@@ -1,9 +1,22 @@
-"""Edge helpers of ``healthcode verify``: read inputs and trust files, build options, print."""
+"""Edge helpers of ``healthcode verify``: read inputs and trust files, build options, print.
+
+Option errors (exit 2, one JSON object with ``--json``), by code:
+
+- ``clock-invalid``: ``--at`` is not an ISO 8601 instant (:func:`parse_validation_clock`);
+- ``country-invalid``: ``--country`` is not two letters (ISO 3166-1 alpha-2);
+- ``country-missing``: ``--rules`` without ``--country``;
+- ``rules-missing``: ``--country`` without ``--rules`` (there is no default rule set);
+- ``rules-invalid``: the rules file is not a JSON array of valid DCC business rules
+  (per-entry report in ``details.errors``);
+- ``trust-file-invalid``: a trust list, certificate, key-set or revocation file that
+  cannot be used (too large, not JSON, a broken revocation list …);
+- ``file-unreadable``: a named file cannot be read.
+"""
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +24,109 @@ from healthcode.config import Settings
 from healthcode.credentials.inputs import ScannedInput, from_bytes
 from healthcode.credentials.pipeline import VerifyOptions
 from healthcode.credentials.trust import TrustStore
-from healthcode.errors import FileUnreadable, InputError
+from healthcode.errors import FileUnreadable, HealthCodeError
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
+
+
+class VerifyOptionInvalid(HealthCodeError):
+    """An option of ``healthcode verify`` that cannot be used (exit 2)."""
+
+    code = "option-invalid"
+    status = 400
+
+
+class ClockInvalid(VerifyOptionInvalid):
+    code = "clock-invalid"
+
+
+class CountryInvalid(VerifyOptionInvalid):
+    code = "country-invalid"
+
+
+class CountryMissing(VerifyOptionInvalid):
+    code = "country-missing"
+
+
+class RulesMissing(VerifyOptionInvalid):
+    code = "rules-missing"
+
+
+_CLOCK = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?"
+    r"(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
+)
+_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+CLOCK_HELP = (
+    "ISO 8601: 2021-06-01 (00:00 UTC), 2021-06-01T12:00:00Z, 2021-06-01T20:00:00+08:00; "
+    "no offset means UTC"
+)
+
+
+def parse_validation_clock(text: str, *, what: str = "--at") -> datetime:
+    """The validation clock of ``verify --at``, as an aware UTC datetime.
+
+    Accepted: ``YYYY-MM-DD`` (00:00 UTC), ``YYYY-MM-DDTHH:MM[:SS[.fraction]]`` (``T``
+    or a space; up to 9 fraction digits, cut to microseconds), each optionally followed
+    by ``Z`` or an offset ``±HH``, ``±HHMM`` or ``±HH:MM``. **No offset means UTC** —
+    as for the DCC test files' ``VALIDATIONCLOCK`` — unlike the other commands' times,
+    which default to Asia/Shanghai.
+
+    :param what: the option's name, for the message.
+    :raises ClockInvalid: anything else, an impossible date or time, an offset of 24 hours
+        or more, or an instant outside years 1–9999 once in UTC.
+    """
+    match = _CLOCK.match(text.strip())
+    problem = f"{what}: not a validation clock: {text[:60]!r} ({CLOCK_HELP})"
+    if not match:
+        raise ClockInvalid(problem)
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        tz = UTC
+        if zone and zone not in ("Z", "z"):
+            digits = zone[1:].replace(":", "")
+            offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+            tz = timezone(-offset if zone[0] == "-" else offset)
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0").ljust(6, "0")[:6]),
+            tzinfo=tz,
+        )
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ClockInvalid(problem) from exc
+
+
+def check_rule_options(rules_file: str | None, country: str | None) -> str | None:
+    """``--rules`` and ``--country`` go together; the country in capitals (or None).
+
+    :raises CountryMissing: ``--rules`` without ``--country``.
+    :raises RulesMissing: ``--country`` without ``--rules``.
+    :raises CountryInvalid: ``--country`` is not two ASCII letters (ISO 3166-1 alpha-2).
+    """
+    if rules_file is not None and country is None:
+        raise CountryMissing(
+            "--rules needs --country CC: the destination whose Acceptance rules apply "
+            "(ISO 3166-1 alpha-2, e.g. CN)"
+        )
+    if country is not None and rules_file is None:
+        raise RulesMissing(
+            "--country needs --rules FILE: there is no default rule set, so a destination "
+            "alone would check nothing"
+        )
+    if country is None:
+        return None
+    if not _COUNTRY.match(country.strip()):
+        raise CountryInvalid(
+            f"--country: {country[:20]!r} is not an ISO 3166-1 alpha-2 code (two letters, e.g. CN)"
+        )
+    return country.strip().upper()
 
 
 def read_inputs(inputs: tuple[str, ...] | list[str]) -> ScannedInput:
@@ -34,10 +147,8 @@ def read_inputs(inputs: tuple[str, ...] | list[str]) -> ScannedInput:
             texts.append(item)
             continue
         try:
-            if p.stat().st_size > MAX_INPUT_BYTES:
-                data = p.open("rb").read(MAX_INPUT_BYTES + 1)
-            else:
-                data = p.read_bytes()
+            with p.open("rb") as fh:
+                data = fh.read(MAX_INPUT_BYTES + 1)
         except OSError as exc:
             raise FileUnreadable(f"cannot read {item}: {exc}") from exc
         scanned = from_bytes(data, name=p.name)
@@ -61,7 +172,18 @@ def build_trust(
     revocations: tuple[str, ...] = (),
     explicit: bool = False,
 ) -> TrustStore:
-    """The trust store: the database's (default) or only what the options name."""
+    """The trust store: the database's (default) or only what the options name.
+
+    Key sets are loaded before revocation lists (a SMART Health Card CRL's ``ctr`` is
+    checked against its key). A key set that is refused stays in ``shc_errors`` (see
+    :func:`refused_key_sets`); a bare ``FILE`` whose set names no issuer is an error.
+
+    :raises FileUnreadable: the trust list or trust anchor cannot be read.
+    :raises TrustFileInvalid: a file that cannot be used, including any revocation list
+        that is not complete and readable (verification never goes on without it).
+    :raises TrustListInvalid: our signed trust list does not check out.
+    """
+    from healthcode.credentials import trustload
     from healthcode.issuers.service import FORMAT, trust_store_from_list
 
     if not explicit:
@@ -71,14 +193,11 @@ def build_trust(
             production=settings.is_prod, clock_skew_seconds=settings.clock_skew_seconds
         )
     if trust_list:
+        raw = trustload.read_file(trust_list, unreadable=FileUnreadable)
         try:
-            raw = Path(trust_list).read_bytes()
-        except OSError as exc:
-            raise FileUnreadable(f"cannot read {trust_list}: {exc}") from exc
-        try:
-            doc = json.loads(raw)
-        except (ValueError, RecursionError):
-            doc = None
+            doc = trustload.parse_json(raw, name=trust_list)
+        except trustload.TrustFileInvalid:
+            doc = None  # e.g. a DCC list after a signature line: parse_dcc_trust_list says
         if isinstance(doc, dict) and doc.get("format") == FORMAT:
             anchors = (
                 [read_public_key(a) for a in trust_anchors] if trust_anchors else svc.anchor_keys()
@@ -95,79 +214,72 @@ def build_trust(
                 store.dcc.setdefault(kid, []).extend(cs)
             store.shc.update(ours.shc)
         else:
-            from healthcode.credentials.trustload import load_dcc_trust_list_json
-
-            for kid, cs in load_dcc_trust_list_json(trust_list).items():
+            for kid, cs in trustload.parse_dcc_trust_list(raw, name=trust_list).items():
                 store.dcc.setdefault(kid, []).extend(cs)
     if certs:
-        from healthcode.credentials.trustload import load_dcc_certificates
-
-        for kid, cs in load_dcc_certificates(certs).items():
+        for kid, cs in trustload.load_dcc_certificates(certs).items():
             store.dcc.setdefault(kid, []).extend(cs)
-    if issuer_keys:
-        from healthcode.credentials.trustload import load_shc_keysets
-
-        load_shc_keysets(list(issuer_keys), trust=store)
+    for spec in issuer_keys:
+        trustload.load_shc_keysets([spec], trust=store, strict_json=True)
+        if store.shc_errors.get(str(Path(spec))) == "issuer-unknown":
+            raise trustload.TrustFileInvalid(
+                f"--issuer-keys {spec}: the key set names no issuer (no top-level iss, no "
+                "x5c certificate with a URI); give it as ISS=FILE"
+            )
     if revocations:
-        from healthcode.credentials import trustload
-
-        dcc_lists = [r for r in revocations if not _is_shc_crl(r)]
-        shc_lists = [r for r in revocations if _is_shc_crl(r)]
-        if dcc_lists:
-            store.revoked_dcc.update(trustload.load_dcc_revocation_list(dcc_lists))
-        if shc_lists:
-            trustload.load_shc_crls(shc_lists, trust=store)
+        trustload.load_revocation_files(revocations, trust=store)
     return store
+
+
+def refused_key_sets(trust: TrustStore) -> list[dict[str, str]]:
+    """SMART Health Card key sets refused when loaded: ``[{"issuer", "reason"}]``.
+
+    Cards of these issuers fail ``signer`` with ``issuer-keys-invalid``; the reason is
+    what :func:`healthcode.credentials.shc.validate_keyset` found.
+    """
+    return [{"issuer": iss, "reason": reason} for iss, reason in sorted(trust.shc_errors.items())]
 
 
 def read_public_key(path: str) -> bytes:
     """SubjectPublicKeyInfo DER from a PEM or DER public-key file (a trust anchor).
 
-    :raises FileUnreadable: unreadable file; :raises InputError: not a public key.
+    :raises FileUnreadable: unreadable file.
+    :raises TrustFileInvalid: larger than ``trustload.MAX_FILE_BYTES``, or not a public key.
     """
     from cryptography.hazmat.primitives import serialization
 
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise FileUnreadable(f"cannot read {path}: {exc}") from exc
+    from healthcode.credentials.trustload import TrustFileInvalid, read_file
+
+    data = read_file(path, unreadable=FileUnreadable)
     try:
         key = (
             serialization.load_pem_public_key(data)
             if data.lstrip().startswith(b"-----")
             else serialization.load_der_public_key(data)
         )
-    except ValueError as exc:
-        raise InputError(f"{path}: not a PEM or DER public key") from exc
+    except (ValueError, TypeError) as exc:
+        raise TrustFileInvalid(f"{path}: not a PEM or DER public key") from exc
     return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
 
-def _is_shc_crl(path: str) -> bool:
-    try:
-        doc = json.loads(Path(path).read_bytes())
-    except (OSError, ValueError):
-        return False
-    return isinstance(doc, dict) and "rids" in doc
-
-
 def build_options(
     settings: Settings, *, rules_file: str | None, country: str | None, lenient_prefix: bool
 ) -> VerifyOptions:
-    """Verify options; schemas and value sets from ``$HEALTHCODE_SHARED/vectors/dcc-schema`` when present."""
+    """Verify options; schemas and value sets from ``$HEALTHCODE_SHARED/vectors/dcc-schema`` when present.
+
+    :raises CountryMissing, RulesMissing, CountryInvalid: see :func:`check_rule_options`.
+    :raises FileUnreadable: the rules file cannot be read.
+    :raises RulesInvalid: the rules file is not a JSON array of valid rules
+        (:func:`healthcode.credentials.trustload.load_dcc_rules`).
+    """
+    country = check_rule_options(rules_file, country)
     rules = None
-    if rules_file:
-        try:
-            rules = json.loads(Path(rules_file).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise FileUnreadable(f"cannot read {rules_file}: {exc}") from exc
-        except ValueError as exc:
-            raise InputError(f"{rules_file}: malformed JSON: {exc}") from exc
-        if not isinstance(rules, list):
-            raise InputError(f"{rules_file}: business rules are a JSON array")
-        if not country:
-            raise InputError("--rules needs --country (the destination, ISO 3166-1 alpha-2)")
+    if rules_file is not None:
+        from healthcode.credentials.trustload import load_dcc_rules
+
+        rules = load_dcc_rules(rules_file)
     schema_root = Path(settings.shared, "vectors", "dcc-schema")
     schema_dir = (
         str(schema_root / "eu-dcc-schema") if (schema_root / "eu-dcc-schema").is_dir() else None
@@ -183,7 +295,7 @@ def build_options(
         value_sets = {k: list(v) for k, v in vs.items()}
     return VerifyOptions(
         rules=rules,
-        country=country.upper() if country else None,
+        country=country,
         value_sets=value_sets,
         schema_dir=schema_dir,
         lenient_prefix=lenient_prefix,
@@ -212,4 +324,19 @@ def format_report(out: dict[str, Any]) -> str:
         lines.append("reasons: " + ", ".join(out["reasons"]))
     if out["warnings"]:
         lines.append("warnings: " + ", ".join(out["warnings"]))
+    details = out.get("details") or {}
+    rules = details.get("rules") or []
+    if rules:
+        failed = [r for r in rules if r.get("result") != "passed"]
+        lines.append(
+            f"rules:   {len(rules) - len(failed)} of {len(rules)} applicable rule(s) passed"
+        )
+        for r in failed:
+            words = "FAILED" if r.get("result") == "failed" else "NOT EVALUATED"
+            line = f"  {words} {r.get('identifier')} v{r.get('version')}: {r.get('description') or '(no description)'}"
+            if r.get("error"):
+                line += f" [{r['error']}]"
+            lines.append(line)
+    for refused in details.get("refused_key_sets") or []:
+        lines.append(f"key set refused: {refused['issuer']}: {refused['reason']}")
     return "\n".join(lines)

@@ -15,6 +15,11 @@ A rule passes when its logic gives a truthy value; a falsy value fails it; a
 rule that cannot be evaluated (invalid logic, wrong types, budget) is ``open``,
 which — as the CertLogic specification advises — does not accept the certificate.
 
+Loading: :func:`validate_rules` checks a rule file's content against this
+format before anything is evaluated (:func:`check_rules` raises
+:class:`RulesInvalid` with one entry per problem), so a malformed rule is
+never silently skipped.
+
 Selection (as the EU verifier apps do): ``Acceptance`` rules of the destination
 ``country`` and ``Invalidation`` rules of the issuing country, of the payload's
 certificate type or ``General``, valid at the clock (``ValidFrom`` ≤ clock <
@@ -33,14 +38,64 @@ from zoneinfo import ZoneInfo
 
 from healthcode.clock import parse_instant
 from healthcode.credentials.errors import RuleFailed
-from healthcode.rules.logic import CertLogicError, evaluate
+from healthcode.errors import InputError
+from healthcode.rules.logic import CertLogicError, evaluate, validate
 
-__all__ = ["RuleResult", "evaluate_rules", "first_error", "rule_data", "select_rules"]
+__all__ = [
+    "RuleResult",
+    "RulesInvalid",
+    "check_rules",
+    "evaluate_rules",
+    "first_error",
+    "rule_data",
+    "select_rules",
+    "validate_rules",
+]
 
 _UTC_ZONE = ZoneInfo("UTC")
 TYPE_NAMES = {"v": "Vaccination", "t": "Test", "r": "Recovery"}
 #: Operations one rule may evaluate (CertLogic budget), in count.
 RULE_BUDGET = 20_000
+
+#: Members every rule must have (DCC Gateway validation-rule format); ``Region`` is optional.
+REQUIRED_FIELDS = (
+    "Identifier",
+    "Type",
+    "Country",
+    "Version",
+    "SchemaVersion",
+    "Engine",
+    "EngineVersion",
+    "CertificateType",
+    "Description",
+    "ValidFrom",
+    "ValidTo",
+    "AffectedFields",
+    "Logic",
+)
+OPTIONAL_FIELDS = ("Region",)
+RULE_TYPES = ("Acceptance", "Invalidation")
+CERTIFICATE_TYPES = ("General", "Test", "Vaccination", "Recovery")
+#: Identifier prefix of each certificate type (``IR`` is for ``Invalidation`` rules).
+ID_PREFIXES = {"General": "GR", "Test": "TR", "Vaccination": "VR", "Recovery": "RR"}
+_IDENTIFIER = re.compile(r"^(GR|VR|TR|RR|IR)-([A-Z]{2})-\d{4}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_SEMVER = re.compile(r"^\d{1,9}\.\d{1,9}\.\d{1,9}$")
+_LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_REGION = re.compile(r"^[A-Z0-9]{0,5}$")
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$")
+
+
+class RulesInvalid(InputError):
+    """A business-rule file that cannot be used: not a JSON array, or entries that are
+    not rules of the DCC Gateway format. ``details["errors"]`` lists every problem as
+    ``{"index", "identifier", "field", "message"}`` (``index``: 0-based position in the
+    array; ``identifier``: the entry's ``Identifier`` when it has a string one, else None;
+    ``field``: the member concerned, None for the entry as a whole). Exit code 2.
+    """
+
+    code = "rules-invalid"
+    status = 400
 
 
 @dataclass(frozen=True)
@@ -68,6 +123,202 @@ class RuleResult:
             "affected_fields": list(self.affected_fields),
             **({"error": self.error} if self.error else {}),
         }
+
+
+def _rule_problems(rule: Any) -> list[tuple[str | None, str]]:
+    """``(field, message)`` for everything that keeps ``rule`` from being a valid rule."""
+    if not isinstance(rule, Mapping):
+        return [(None, f"a rule is a JSON object, not {_json_type(rule)}")]
+    out: list[tuple[str | None, str]] = []
+    missing = [name for name in REQUIRED_FIELDS if name not in rule]
+    if missing:
+        out.append((None, "missing " + ", ".join(missing)))
+    for name in rule:
+        if name not in REQUIRED_FIELDS and name not in OPTIONAL_FIELDS:
+            out.append((str(name), "unknown member (the rule format has no such field)"))
+
+    def text(name: str, pattern: re.Pattern[str], shape: str) -> str | None:
+        value = rule.get(name)
+        if name not in rule:
+            return None
+        if not isinstance(value, str) or not pattern.match(value):
+            out.append((name, f"must be {shape}, not {_show(value)}"))
+            return None
+        return value
+
+    ident = text("Identifier", _IDENTIFIER, "like VR-CN-0001 (GR|VR|TR|RR|IR, country, 4 digits)")
+    country = text("Country", _COUNTRY, "an ISO 3166-1 alpha-2 code in capitals")
+    text("Version", _SEMVER, "a version x.y.z")
+    text("SchemaVersion", _SEMVER, "a DCC schema version x.y.z")
+    text("EngineVersion", _SEMVER, "a version x.y.z")
+    if "Region" in rule:
+        text("Region", _REGION, "up to 5 capitals or digits")
+    rule_type = rule.get("Type")
+    if "Type" in rule and rule_type not in RULE_TYPES:
+        out.append(("Type", f"must be Acceptance or Invalidation, not {_show(rule_type)}"))
+    cert_type = rule.get("CertificateType")
+    if "CertificateType" in rule and cert_type not in CERTIFICATE_TYPES:
+        out.append(
+            (
+                "CertificateType",
+                f"must be General, Test, Vaccination or Recovery, not {_show(cert_type)}",
+            )
+        )
+    if "Engine" in rule and rule.get("Engine") != "CERTLOGIC":
+        out.append(
+            ("Engine", f"must be CERTLOGIC (the only engine), not {_show(rule.get('Engine'))}")
+        )
+    match = _IDENTIFIER.match(ident) if ident is not None else None
+    if match is not None:
+        prefix, id_country = match.groups()
+        if country is not None and id_country != country:
+            out.append(("Identifier", f"names country {id_country}, but Country is {country}"))
+        if rule_type == "Invalidation" and prefix != "IR":
+            out.append(("Identifier", "an Invalidation rule's identifier starts with IR"))
+        elif rule_type == "Acceptance" and isinstance(cert_type, str):
+            wanted = ID_PREFIXES.get(cert_type)
+            if wanted and prefix != wanted:
+                out.append(("Identifier", f"a {cert_type} rule's identifier starts with {wanted}"))
+    if "Description" in rule:
+        items = rule.get("Description")
+        if not isinstance(items, list) or not items:
+            out.append(("Description", 'must be a non-empty array of {"lang", "desc"}'))
+        else:
+            for i, item in enumerate(items):
+                if (
+                    not isinstance(item, Mapping)
+                    or set(item) != {"lang", "desc"}
+                    or not isinstance(item.get("lang"), str)
+                    or not _LANG.match(item["lang"])
+                    or not isinstance(item.get("desc"), str)
+                    or not item["desc"].strip()
+                ):
+                    out.append(
+                        (
+                            f"Description[{i}]",
+                            'must be {"lang": a language code such as "en", '
+                            f'"desc": non-empty text}}, not {_show(item)}',
+                        )
+                    )
+    instants: dict[str, datetime] = {}
+    for name in ("ValidFrom", "ValidTo"):
+        if name not in rule:
+            continue
+        value = rule.get(name)
+        moment = _instant(value) if isinstance(value, str) and _DATE_TIME.match(value) else None
+        if moment is None:
+            out.append(
+                (
+                    name,
+                    f"must be an ISO 8601 date-time with offset (2021-06-01T00:00:00Z), not {_show(value)}",
+                )
+            )
+        else:
+            instants[name] = moment
+    if len(instants) == 2 and instants["ValidTo"] <= instants["ValidFrom"]:
+        out.append(("ValidTo", "must be after ValidFrom (the rule would never apply)"))
+    if "AffectedFields" in rule:
+        fields = rule.get("AffectedFields")
+        if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
+            out.append(("AffectedFields", f"must be an array of field paths, not {_show(fields)}"))
+    if "Logic" in rule:
+        logic = rule.get("Logic")
+        if not isinstance(logic, Mapping):
+            out.append(("Logic", f"must be a CertLogic operation object, not {_show(logic)}"))
+        else:
+            issues = validate(logic)
+            if issues:
+                out.append(("Logic", f"invalid CertLogic: {issues[0]}"))
+    return out
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _show(value: Any) -> str:
+    """A short description of a JSON value for messages (never the whole of a large one)."""
+    if isinstance(value, str):
+        return repr(value[:40] + ("…" if len(value) > 40 else ""))
+    if value is None or isinstance(value, bool | int | float):
+        return repr(value) if value is not None else "null"
+    return _json_type(value)
+
+
+def validate_rules(doc: Any) -> list[dict[str, Any]]:
+    """Every problem of a business-rule file's parsed JSON against the DCC Gateway format.
+
+    Checks (see the module docstring for the format): ``doc`` is an array; each entry is an
+    object with exactly the required members (``Region`` optional); ``Identifier`` matches
+    ``(GR|VR|TR|RR|IR)-CC-NNNN`` with ``CC`` = ``Country`` and the prefix of its type;
+    ``Type``, ``CertificateType``, ``Engine`` (``CERTLOGIC``) from their value lists;
+    versions ``x.y.z``; ``Description`` a non-empty array of ``{"lang", "desc"}``;
+    ``ValidFrom`` < ``ValidTo``, date-times with offset; ``AffectedFields`` strings;
+    ``Logic`` valid CertLogic (:func:`healthcode.rules.logic.validate`); no
+    ``Identifier``/``Version`` pair twice.
+
+    :param doc: the parsed JSON of the file.
+    :returns: ``[{"index", "identifier", "field", "message"}, ...]`` in file order (index
+        0-based; identifier None when the entry has no string one; field None for the
+        entry as a whole); empty when every rule is valid. An array that is not a list
+        gives one problem with index None.
+    """
+    if not isinstance(doc, list):
+        return [
+            {
+                "index": None,
+                "identifier": None,
+                "field": None,
+                "message": f"business rules are a JSON array of rules, not {_json_type(doc)}",
+            }
+        ]
+    problems: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, rule in enumerate(doc):
+        ident = rule.get("Identifier") if isinstance(rule, Mapping) else None
+        ident = ident if isinstance(ident, str) else None
+        found = _rule_problems(rule)
+        if ident is not None and isinstance(rule, Mapping):
+            key = (ident, str(rule.get("Version")))
+            if key in seen:
+                found.append((None, f"same Identifier and Version as entry {seen[key]}"))
+            else:
+                seen[key] = index
+        problems.extend(
+            {"index": index, "identifier": ident, "field": field_name, "message": message}
+            for field_name, message in found
+        )
+    return problems
+
+
+def check_rules(doc: Any, *, name: str = "rules") -> list[dict[str, Any]]:
+    """``doc`` as a rule list when :func:`validate_rules` finds nothing wrong.
+
+    :param name: the file's name, for the message.
+    :returns: the rules (the same list).
+    :raises RulesInvalid: any problem; ``details["errors"]`` holds all of them.
+    """
+    problems = validate_rules(doc)
+    if problems:
+        if problems[0]["index"] is None:
+            raise RulesInvalid(f"{name}: {problems[0]['message']}")
+        entries = len({p["index"] for p in problems})
+        raise RulesInvalid(
+            f"{name}: {entries} of {len(doc)} rule(s) are not valid DCC business rules "
+            f"({len(problems)} problem(s)); nothing was evaluated",
+            details={"errors": problems},
+        )
+    return list(doc)
 
 
 def _iso(moment: datetime) -> str:

@@ -17,12 +17,23 @@ over the network.
   in ``TrustStore.shc_errors`` and none of its keys is trusted.
 - Revocation: DCC lists (JSON array or one entry a line: UVCI or hash, hex or
   base64); SHC CRLs (``{"kid", "method": "rid", "ctr", "rids": [...]}``).
+  Revocation loading fails closed: a list that cannot be read completely is
+  refused (:class:`TrustFileInvalid`), never taken as "nothing revoked".
+- EU DCC business rules: a JSON array in the DCC Gateway rule format, checked
+  entry by entry (:func:`load_dcc_rules`).
+
+Every file is read up to a size limit (:data:`MAX_FILE_BYTES`, rules
+:data:`MAX_RULES_BYTES`); JSON may start with a UTF-8 byte-order mark; JSON that
+cannot be parsed (including nesting too deep for the parser) is a
+:class:`TrustFileInvalid` (rules: :class:`~healthcode.credentials.dcc_rules.RulesInvalid`),
+never an unexpected exception.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import functools
 import json
 import re
@@ -33,16 +44,20 @@ from typing import Any
 
 from cryptography import x509
 
-from healthcode.credentials import shc
+from healthcode.credentials import dcc_rules, shc
 from healthcode.credentials.errors import IssuerKeysInvalid, RevocationListInvalid
 from healthcode.credentials.hcert import certificate_kid
 from healthcode.credentials.trust import TrustStore
-from healthcode.errors import ConfigError
+from healthcode.errors import ConfigError, FileUnreadable, HealthCodeError
 
 StrPath = str | PathLike[str]
 
 #: Largest trust/key/revocation file read, in bytes.
 MAX_FILE_BYTES = 32 * 1024 * 1024
+#: Largest business-rule file read, in bytes.
+MAX_RULES_BYTES = 8 * 1024 * 1024
+#: One DCC revocation entry: a UVCI, or a hash in hex or base64 (no spaces, quotes, commas).
+_REVOCATION_ENTRY = re.compile(r"^[A-Za-z0-9:/#+=_.\-]{1,512}$")
 
 _PEM_CERT = re.compile(
     rb"-----BEGIN CERTIFICATE-----\s+(.+?)\s+-----END CERTIFICATE-----", re.DOTALL
@@ -56,15 +71,70 @@ class TrustFileInvalid(ConfigError):
     status = 400
 
 
-def _read(path: StrPath) -> bytes:
+def _read(
+    path: StrPath,
+    *,
+    limit: int | None = None,
+    unreadable: type[HealthCodeError] = TrustFileInvalid,
+    too_large: type[HealthCodeError] = TrustFileInvalid,
+) -> bytes:
+    """At most ``limit`` bytes (default :data:`MAX_FILE_BYTES`) of a file; never more is
+    read, whatever size the file claims (``/dev/zero``, a growing file)."""
+    limit = MAX_FILE_BYTES if limit is None else limit
     p = Path(path)
     try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise TrustFileInvalid(f"{p}: larger than {MAX_FILE_BYTES} bytes")
-        return p.read_bytes()
+        with p.open("rb") as fh:
+            data = fh.read(limit + 1)
     except OSError as exc:
-        raise TrustFileInvalid(f"{p}: cannot read ({exc.strerror})") from exc
+        raise unreadable(f"{p}: cannot read ({exc.strerror or exc})") from exc
+    if len(data) > limit:
+        raise too_large(f"{p}: larger than {limit} bytes")
+    return data
+
+
+def read_file(path: StrPath, *, unreadable: type[HealthCodeError] = TrustFileInvalid) -> bytes:
+    """The bytes of a trust, key-set or revocation file (at most :data:`MAX_FILE_BYTES`).
+
+    :param unreadable: the exception for a file that cannot be opened or read.
+    :raises unreadable: the file cannot be read.
+    :raises TrustFileInvalid: the file is larger than :data:`MAX_FILE_BYTES`.
+    """
+    return _read(path, unreadable=unreadable)
+
+
+def strip_bom(data: bytes) -> bytes:
+    """``data`` without a leading UTF-8 byte-order mark."""
+    return data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def parse_json(
+    data: bytes, *, name: str = "input", error: type[HealthCodeError] = TrustFileInvalid
+) -> Any:
+    """Parsed JSON of UTF-8 bytes (a leading byte-order mark is allowed).
+
+    :param name: the file's name, for the message.
+    :param error: the exception raised (its code is the one reported).
+    :raises error: not UTF-8, not JSON, ``NaN``/``Infinity``, a number with too many
+        digits, or nesting too deep for the parser (``RecursionError``).
+    """
+    try:
+        text = strip_bom(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{name}: not UTF-8 text (byte {exc.start})") from exc
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise error(
+            f"{name}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from exc
+    except RecursionError as exc:
+        raise error(f"{name}: JSON nested too deeply to read") from exc
+    except ValueError as exc:
+        raise error(f"{name}: not usable JSON ({str(exc)[:120]})") from exc
 
 
 # --- EU DCC ---------------------------------------------------------------------
@@ -73,6 +143,7 @@ def parse_dcc_certificates(data: bytes, *, name: str = "input") -> list[x509.Cer
 
     :raises TrustFileInvalid: nothing in ``data`` is a certificate.
     """
+    data = strip_bom(data)
     try:
         if b"-----BEGIN CERTIFICATE-----" in data:
             return [x509.load_pem_x509_certificate(m.group(0)) for m in _PEM_CERT.finditer(data)]
@@ -116,9 +187,13 @@ def parse_dcc_trust_list(
     if start < 0:
         raise TrustFileInvalid(f"{name}: no JSON found")
     try:
-        doc = json.loads(text[start:])
+        doc = json.loads(text[start:], parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise TrustFileInvalid(f"{name}: not JSON ({exc.msg})") from exc
+    except RecursionError as exc:
+        raise TrustFileInvalid(f"{name}: JSON nested too deeply to read") from exc
+    except ValueError as exc:
+        raise TrustFileInvalid(f"{name}: not usable JSON ({str(exc)[:120]})") from exc
     entries: list[tuple[str | None, Any]] = []
     if isinstance(doc, Mapping) and isinstance(doc.get("certificates"), list):
         entries = [(None, e) for e in doc["certificates"]]
@@ -171,26 +246,99 @@ def load_dcc_trust_list_json(path: StrPath) -> dict[bytes, list[x509.Certificate
     return parse_dcc_trust_list(_read(path), name=str(path))
 
 
+def parse_dcc_revocation_list(data: bytes, *, name: str = "input") -> set[str]:
+    """Revoked DCC identifiers from one list's bytes, refusing anything it cannot read.
+
+    Two shapes: a JSON array of strings, or text with one entry a line (blank lines and
+    lines starting with ``#`` are skipped). An entry is a UVCI, or a hash in hex or
+    base64: letters, digits and ``: / # + = _ . -`` only (matched case-insensitively
+    by :func:`healthcode.credentials.hcert.revocation_keys`).
+
+    :returns: the entries as written (stripped); ``[]`` gives an empty set.
+    :raises TrustFileInvalid: an empty file, not UTF-8, a JSON object (not a DCC list),
+        JSON that cannot be parsed, or any entry that is not a string of that alphabet —
+        the whole list is refused, so a broken list never means "nothing revoked".
+    """
+    try:
+        text = strip_bom(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TrustFileInvalid(f"{name}: not UTF-8 text (byte {exc.start})") from exc
+    stripped = text.strip()
+    if not stripped:
+        raise TrustFileInvalid(
+            f"{name}: empty revocation list (write [] for a list with no entries)"
+        )
+    if stripped.startswith("{"):
+        raise TrustFileInvalid(
+            f"{name}: a JSON object is not a DCC revocation list (a JSON array of UVCIs or "
+            "hashes, or one a line), nor a SMART Health Card CRL (kid, method, ctr, rids)"
+        )
+    bad: list[str] = []
+    out: set[str] = set()
+    if stripped.startswith("["):
+        items = parse_json(stripped.encode("utf-8"), name=name)
+        if not isinstance(items, list):
+            raise TrustFileInvalid(f"{name}: not a JSON array")
+        for index, item in enumerate(items):
+            if isinstance(item, str) and _REVOCATION_ENTRY.match(item.strip()):
+                out.add(item.strip())
+            else:
+                bad.append(f"entry {index} ({_short(item)})")
+    else:
+        for number, line in enumerate(text.splitlines(), start=1):
+            entry = line.strip()
+            if not entry or entry.startswith("#"):
+                continue
+            if _REVOCATION_ENTRY.match(entry):
+                out.add(entry)
+            else:
+                bad.append(f"line {number} ({_short(entry)})")
+    if bad:
+        raise TrustFileInvalid(
+            f"{name}: {len(bad)} entr{'y is' if len(bad) == 1 else 'ies are'} not a UVCI or "
+            f"hash: {', '.join(bad[:5])}{' …' if len(bad) > 5 else ''}"
+        )
+    return out
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)[:60]
+    return repr(text[:40] + ("…" if len(text) > 40 else ""))
+
+
 def load_dcc_revocation_list(paths: Iterable[StrPath]) -> set[str]:
     """Revoked DCC identifiers (UVCIs or hashes) from JSON-array or line files.
 
-    :raises TrustFileInvalid: unreadable file.
+    See :func:`parse_dcc_revocation_list` for the shapes.
+
+    :raises TrustFileInvalid: an unreadable file, one larger than :data:`MAX_FILE_BYTES`,
+        or one that is not a complete, readable list.
     """
     out: set[str] = set()
     for path in paths:
-        data = _read(path).decode("utf-8-sig", errors="replace")
-        stripped = data.strip()
-        if stripped.startswith("["):
-            try:
-                items = json.loads(stripped)
-            except json.JSONDecodeError as exc:
-                raise TrustFileInvalid(f"{path}: not a JSON array ({exc.msg})") from exc
-            out.update(str(i).strip() for i in items if str(i).strip())
-        else:
-            out.update(
-                ln.strip() for ln in data.splitlines() if ln.strip() and not ln.startswith("#")
-            )
+        out |= parse_dcc_revocation_list(_read(path), name=str(path))
     return out
+
+
+def load_revocation_files(paths: Iterable[StrPath], *, trust: TrustStore) -> TrustStore:
+    """Add the revocation lists named on a command line to ``trust``, refusing any that
+    cannot be used (fail closed; this is what ``healthcode verify --revocation`` calls).
+
+    A file whose JSON is an object is a SMART Health Card CRL (loaded strictly with
+    :func:`load_shc_crls`, so key sets should be loaded first for the ``ctr`` check);
+    anything else is a DCC list (:func:`parse_dcc_revocation_list`).
+
+    :returns: ``trust``, with ``revoked_dcc`` and ``revoked_shc`` extended.
+    :raises TrustFileInvalid: a file that is unreadable, too large, or not a complete,
+        usable list of either kind.
+    """
+    for path in paths:
+        data = _read(path)
+        if strip_bom(data).lstrip()[:1] == b"{":
+            load_shc_crls([path], trust=trust, strict=True)
+        else:
+            trust.revoked_dcc |= parse_dcc_revocation_list(data, name=str(path))
+    return trust
 
 
 def default_dcc_schema_dir(shared: StrPath) -> Path:
@@ -241,19 +389,33 @@ def load_shc_keysets(
     *,
     trust: TrustStore | None = None,
     expected_san: str | None = None,
+    strict_json: bool = False,
 ) -> TrustStore:
     """Add SMART Health Card issuer key sets to ``trust`` (a new store when None).
 
     :param specs: ``(iss, path)`` pairs, ``"ISS=PATH"`` text, or bare paths of sets that
         name their issuer.
     :param expected_san: URI every ``x5c`` leaf must carry (default: the set's ``iss``).
-    :returns: the store; refused sets are in ``shc_errors`` (iss or path → reason code).
-    :raises TrustFileInvalid: a file cannot be read at all.
+    :param strict_json: raise for a file that is not JSON instead of recording its set as
+        refused (the command line's choice: a file it cannot even parse is a usage error).
+    :returns: the store; refused sets are in ``shc_errors`` (iss, or the path when the
+        issuer is unknown → the reason; ``issuer-unknown`` for a bare path whose set names
+        no issuer).
+    :raises TrustFileInvalid: a file cannot be read at all or is larger than
+        :data:`MAX_FILE_BYTES`; with ``strict_json``, a file that is not JSON (a BOM is
+        allowed; nesting too deep for the parser counts as not JSON).
     """
     store = trust if trust is not None else TrustStore()
     for spec in specs:
         iss, path = _split_keyset_spec(spec)
-        data = _read(path)
+        data = strip_bom(_read(path))
+        try:
+            parse_json(data, name=str(path))
+        except TrustFileInvalid as exc:
+            if strict_json:
+                raise
+            store.shc_errors[iss or str(path)] = f"key set is not JSON ({exc.message})"
+            continue
         try:
             keyset = shc.parse_keyset(data)
             iss = iss or shc.keyset_issuer(keyset)
@@ -268,23 +430,60 @@ def load_shc_keysets(
     return store
 
 
-def load_shc_crls(paths: Iterable[StrPath], *, trust: TrustStore) -> TrustStore:
+def load_shc_crls(
+    paths: Iterable[StrPath], *, trust: TrustStore, strict: bool = False
+) -> TrustStore:
     """Add SMART Health Card revocation lists (``.well-known/crl/<kid>.json``) to ``trust``.
 
-    Entries go to ``trust.revoked_shc[kid]`` as listed (``rid`` or ``rid.timestamp``);
-    a list that is malformed or whose ``ctr`` differs from its key's ``crlVersion``
-    is recorded as ``revoked_shc[kid] = {shc.CRL_INVALID + reason}`` so cards of that
-    key are not accepted.
+    Entries go to ``trust.revoked_shc[kid]`` as listed (``rid`` or ``rid.timestamp``).
+    A list with a ``kid`` that is otherwise malformed, or whose ``ctr`` differs from its
+    key's ``crlVersion``, is recorded as ``revoked_shc[kid] = {shc.CRL_INVALID + reason}``
+    so cards of that key are not accepted — or, with ``strict``, refused outright.
 
-    :raises TrustFileInvalid: a file cannot be read.
+    :param strict: raise instead of recording an unusable list (the command line's choice).
+    :raises TrustFileInvalid: a file cannot be read, is too large, is not JSON (a BOM is
+        allowed), is not an object with a string ``kid``; with ``strict``, any unusable list.
     """
     for path in paths:
-        data = _read(path)
+        data = strip_bom(_read(path))
+        doc = parse_json(data, name=str(path))
+        kid = doc.get("kid") if isinstance(doc, dict) else None
+        if not isinstance(kid, str) or not kid:
+            raise TrustFileInvalid(
+                f"{path}: not a SMART Health Card revocation list "
+                "(a JSON object with kid, method, ctr and rids)"
+            )
         try:
             kid, entries = shc.parse_crl(data, keys=[k for ks in trust.shc.values() for k in ks])
         except RevocationListInvalid as exc:
-            kid = shc.crl_kid(data) or Path(path).stem
+            if strict:
+                raise TrustFileInvalid(
+                    f"{path}: unusable SMART Health Card revocation list ({exc.message})"
+                ) from exc
             trust.revoked_shc[kid] = {shc.CRL_INVALID + exc.message}
             continue
         trust.revoked_shc.setdefault(kid, set()).update(entries)
     return trust
+
+
+# --- EU DCC business rules ----------------------------------------------------------
+def load_dcc_rules(path: StrPath) -> list[dict[str, Any]]:
+    """EU DCC business rules from a file, checked entry by entry before any is used.
+
+    The file is a JSON array (a BOM is allowed) of rules in the DCC Gateway format
+    (:func:`healthcode.credentials.dcc_rules.validate_rules` lists the checks).
+
+    :returns: the rules, as parsed.
+    :raises FileUnreadable: the file cannot be read (exit 2 on the command line).
+    :raises RulesInvalid: larger than :data:`MAX_RULES_BYTES`, not UTF-8 JSON (also JSON
+        nested too deeply), not an array, or any entry that is not a valid rule —
+        ``details["errors"]`` then lists every problem by entry (exit 2).
+    """
+    data = _read(
+        path,
+        limit=MAX_RULES_BYTES,
+        unreadable=FileUnreadable,
+        too_large=dcc_rules.RulesInvalid,
+    )
+    doc = parse_json(data, name=str(path), error=dcc_rules.RulesInvalid)
+    return dcc_rules.check_rules(doc, name=str(path))

@@ -9,27 +9,39 @@
 
 The card shows the masked phone, "updated at" (the newest record the card used),
 the cities with a stay of 4 h or more (a star on cities with a listed medium/high
-risk area), the footnotes, places abroad, the colour with its label and its
-meaning under the policy of the date, and the policy id. The query date defaults
-to today (Asia/Shanghai) while the service ran; after it ended (2022-12-13) to the
-phone's newest stored card. Codes: :class:`~healthcode.holders.otp.OtpService`
-with purpose ``trip-card`` (hashed, 5 minutes, 5 attempts, rate limits shared with
-sign-in).
+risk area on D−1, while the policy of the date had stars), places abroad, the
+colour with its label and its meaning under the policy of the date, the footnotes
+(what the 4 h stay, the times, the one-day data lag and — only when shown — the
+star mean), the legend of the colours in force on the date, and the policy id.
+In English, places get their English name with the official Chinese name alongside
+(:func:`~healthcode.trips.geo.english_name`); the card JSON is unchanged.
+
+The query date defaults to today (Asia/Shanghai) while the service ran; after it
+ended (2022-12-13) to the phone's newest stored card. A date outside 1900–2999 is
+``invalid-date``; a date from the end of the service on is ``trip-service-ended``;
+a server without the data a card needs (polygons, policy file, engine) answers
+:class:`TripCardUnavailable` (503), the cause logged. Codes:
+:class:`~healthcode.holders.otp.OtpService` with purpose ``trip-card`` (hashed,
+5 minutes, 5 attempts, rate limits shared with sign-in).
 """
 
 from __future__ import annotations
 
-from datetime import date
+import logging
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Form
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from healthcode.errors import HealthCodeError, InvalidDate, InvalidPhone, NotFound
+from healthcode.clock import SHANGHAI
+from healthcode.errors import ConfigError, HealthCodeError, InvalidDate, InvalidPhone, NotFound
 from healthcode.holders.identity import normalise_phone
 from healthcode.holders.otp import PURPOSE_TRIP_CARD
+from healthcode.trips.geo import english_name
 from healthcode.trips.model import mask_phone
+from healthcode.trips.policy import PolicyBook
 from healthcode.web.context import (
     NO_STORE,
     SESSION_COOKIE,
@@ -41,12 +53,25 @@ from healthcode.web.context import (
 )
 from healthcode.web.errors import PAGE_TAG, CrossSiteRequest, form_error
 
+log = logging.getLogger("healthcode.web")
 router = APIRouter()
 ACTOR = "trip-page"
 TRIP_COOKIE = "hc_trip"
+#: Query dates the page accepts (as the CLI's ``--as-of``).
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2999, 12, 31)
 
-Phone = Annotated[str, Form(max_length=32)]
-Code = Annotated[str, Form(max_length=16)]
+# No max_length / required here: a missing or overlong field is the form's own error
+# (invalid phone, wrong code), shown on the form, not a validation page.
+Phone = Annotated[str, Form()]
+Code = Annotated[str, Form()]
+
+
+class TripCardUnavailable(HealthCodeError):
+    """The server lacks what a card needs (reference data, policy file, engine); the
+    holder is asked to try later and the cause goes to the log."""
+
+    code = "trip-card-unavailable"
+    status = 503
 
 
 def _check_origin(request: Request) -> None:
@@ -72,24 +97,45 @@ def _query_date(request: Request) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw.strip())
+        day = date.fromisoformat(raw.strip())
     except ValueError as exc:
         raise InvalidDate(f"not a date (YYYY-MM-DD): {raw[:20]!r}") from exc
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise InvalidDate(f"a date from {FIRST_DATE} to {LAST_DATE}, not {raw[:20]!r}")
+    return day
 
 
-def _card_view(request: Request, card: dict[str, Any]) -> dict[str, Any]:
-    """What the template needs besides the card: the colour's meaning under its policy."""
-    trips = state(request).service.trips
-    policy = trips.policies.by_id(card["policy"])
-    en = locale_of(request) == "en"
-    meanings = {c.colour.value: (c.meaning_en if en else c.meaning_zh) for c in policy.colours}
+def _last_card_date(book: PolicyBook) -> date | None:
+    """The last date with a card (the day before the service ended), or None."""
+    if book.service_ended is None:
+        return None
+    return book.service_ended.astimezone(SHANGHAI).date() - timedelta(days=1)
+
+
+def card_view(card: dict[str, Any], book: PolicyBook, locale: str) -> dict[str, Any]:
+    """What the card template needs besides the card JSON, under the card's own policy.
+
+    :param card: the card JSON (``TripCard.to_json()`` or a stored card).
+    :param book: the policy book (the card's ``policy`` id must be in it).
+    :param locale: ``"en"`` or ``"zh_CN"``.
+    :returns: ``card``; ``meaning`` of its colour and the ``legend`` of the colours in force
+        under its policy; ``star_note_day`` (the risk-list day D−1, or ``None`` when the
+        policy shows no stars or no city is starred); ``cities``/``abroad`` with ``en``
+        names; ``policy_from``; ``notice``.
+    :raises KeyError: the card's policy is not in ``book``.
+    """
+    policy = book.by_id(card["policy"])
+    as_of = date.fromisoformat(card["as_of"])
+    starred = any(c["star"] for c in card["cities"])
     return {
         "card": card,
-        "meaning": meanings.get(card["colour"], ""),
-        "legend": [(c.colour.value, meanings[c.colour.value]) for c in policy.colours],
-        "star_policy": policy.star,
-        "starred": any(c["star"] for c in card["cities"]),
-        "notice": trips.policies.notice_en if en else trips.policies.notice_zh,
+        "meaning": policy.meaning(card["colour"], locale),
+        "legend": [(c.colour.value, c.meaning(locale)) for c in policy.colours],
+        "star_note_day": policy.star_day(as_of).isoformat() if policy.star and starred else None,
+        "cities": [{**c, "en": english_name(c["code"], c["name"])} for c in card["cities"]],
+        "abroad": [{**a, "en": english_name(a["code"], a["name"])} for a in card["abroad"]],
+        "policy_from": policy.valid_from.isoformat(),
+        "notice": book.notice_en if locale == "en" else book.notice_zh,
     }
 
 
@@ -114,15 +160,28 @@ def trips_page(request: Request) -> Response:
     error: HealthCodeError | None = None
     view: dict[str, Any] | None = None
     as_of: date | None = None
+    asked: date | None = None
     try:
-        as_of = _query_date(request) or trips.default_date(index)
+        asked = _query_date(request)
+        as_of = asked or trips.default_date(index)
         answer = trips.card_by_index(index, masked, as_of=as_of, phone=phone, actor=ACTOR)
-        view = _card_view(request, answer.card)
+        card = {**answer.card, "reason": answer.reason}  # an empty card says why
+        view = card_view(card, trips.policies, locale_of(request))
+    except ConfigError as exc:  # the server's fault: say so, keep the cause in the log
+        log.error("trip card unavailable: %s: %s", exc.code, exc.message)
+        error = TripCardUnavailable("the trip card cannot be computed on this server now")
     except HealthCodeError as exc:  # a date outside the service, a malformed date
         error = exc
+    last = _last_card_date(trips.policies)
+    ended = trips.policies.service_ended
     context: dict[str, Any] = {
-        "step": "card", "phone": "", "code_minutes": 0, "lang_path": "/trips", "view": view,
+        "step": "card", "phone": "", "code_minutes": 0, "view": view,
+        "lang_path": f"/trips?date={asked.isoformat()}" if asked else "/trips",
         "as_of": as_of.isoformat() if as_of else "", "trip_session": phone is None,
+        "last_date": last.isoformat() if last else "",
+        "service_ended": ended.astimezone(SHANGHAI).date().isoformat() if ended else "",
+        # no date asked after the end of the service: the page shows the newest card
+        "newest_card": asked is None and ended is not None and st.service.now() >= ended,
     }  # fmt: skip
     if error is not None:
         return form_error(request, "trips.html", error, **context)
@@ -130,7 +189,9 @@ def trips_page(request: Request) -> Response:
 
 
 @router.post("/trips", tags=[PAGE_TAG], response_class=HTMLResponse)
-def trips_request_code(request: Request, background: BackgroundTasks, phone: Phone) -> Response:
+def trips_request_code(
+    request: Request, background: BackgroundTasks, phone: Phone = ""
+) -> Response:
     """Send a trip-card code to the number."""
     _check_origin(request)
     st = state(request)
@@ -143,7 +204,7 @@ def trips_request_code(request: Request, background: BackgroundTasks, phone: Pho
 
 
 @router.post("/trips/verify", tags=[PAGE_TAG], response_class=HTMLResponse)
-def trips_verify(request: Request, phone: Phone, code: Code) -> Response:
+def trips_verify(request: Request, phone: Phone = "", code: Code = "") -> Response:
     _check_origin(request)
     st = state(request)
     try:

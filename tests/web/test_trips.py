@@ -1,11 +1,19 @@
 """The trip-card page (/trips): SMS code, the card, languages, dates, limits (TestClient).
 
 Data: user 010 of GeoLife shifted into May 2022 (Harbin on 2022-05-10) with the
-real risk list of 黑龙江 (哈尔滨 listed on 2022-05-11), and a synthetic phone that
-was in Shanghai and Hong Kong; the app's clock is 2022-05-12 12:00 +08:00.
+real risk lists of 黑龙江 and 上海 (哈尔滨 listed on 2022-05-11; 上海 on 2022-06-27
+and 06-28, by the independently derived ``city_daily_risk.csv``), a synthetic phone
+that was in Shanghai and Hong Kong in May, and one that stayed in Shanghai in June;
+the app's clock is 2022-05-12 12:00 +08:00.
+
+What a card must say on a date comes from the trip-card history (``DESIGN.md``):
+red for risk cities until 2021-01-08 20:30, stars from then until 2022-06-29, a
+14-day window until 2022-07-08 and 7 days from then.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from sqlalchemy import select
@@ -21,6 +29,7 @@ from tests.web.conftest import Web, make_settings
 from tests.web.helpers import enrol, latest_otp, outbox_count, sign_in
 
 TRAVELLER = "13955550001"  # Shanghai 2022-05-08, Hong Kong 2022-05-09
+JUNE = "13955550006"  # Shanghai 2022-06-20 08:00 – 15:00
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +43,7 @@ def web(tmp_path_factory, clock):
     settings = make_settings(tmp, shared=str(shared_root()))
     app = create_app(settings, clock=clock)
     svc = app.state.hc.service
-    svc.import_risk_areas(risk_subset(tmp, {"黑龙江省"}))
+    svc.import_risk_areas(risk_subset(tmp, {"黑龙江省", "上海市"}))
     svc.import_trip_records([shifted_csv(tmp, LONG_010, SHIFT_010)])
     svc.import_trip_records(
         [
@@ -44,6 +53,8 @@ def web(tmp_path_factory, clock):
                     (TRAVELLER, "2022-05-08T08:00:00+08:00", "上海"),
                     (TRAVELLER, "2022-05-08T15:00:00+08:00", "上海"),
                     (TRAVELLER, "2022-05-09T10:00:00+08:00", "香港"),
+                    (JUNE, "2022-06-20T08:00:00+08:00", "上海"),
+                    (JUNE, "2022-06-20T15:00:00+08:00", "上海"),
                 ],
             )
         ]
@@ -64,6 +75,13 @@ def request_code(client, phone):
 
 def verify(client, phone, code):
     return client.post("/trips/verify", data={"phone": phone, "code": code}, follow_redirects=False)
+
+
+def text_of(html, element_id):
+    """The text of the element with ``id`` (tags dropped, white space collapsed)."""
+    m = re.search(rf'<(\w+)[^>]*\bid="{element_id}"[^>]*>(.*?)</\1>', html, re.S)
+    assert m is not None, f"no #{element_id}"
+    return " ".join(re.sub(r"<[^>]+>", " ", m.group(2)).split())
 
 
 def open_card(client, web, phone):
@@ -101,9 +119,12 @@ def test_card_through_the_sms_code(client, web):
     assert 'data-code="230100" data-star="true"' in html
     assert '<span class="trip-star"' in html
     assert "停留4小时以上" in html
-    assert "并不表示用户实际到访过这些中高风险地区" in html
+    star_note = text_of(html, "trip-star-note")
+    assert "2022-05-11（查询日期前一天）" in star_note  # the risk list of D−1, not "currently"
+    assert "并不表示用户实际到访过这些中高风险地区" in star_note
     assert 'id="trip-colour-label">绿色行程卡<' in html
-    assert "前14天" in html  # the meaning of green under the policy of the date
+    assert "前14天" in text_of(html, "trip-meaning")  # the window of the date
+    assert "2022-04-28 至 2022-05-11（共 14 天）" in text_of(html, "trip-lag-note")
     assert "TC-2021-01-08" in html
     assert "19900001010" not in html
     assert client.get("/trips").headers["cache-control"] == "no-store"
@@ -123,10 +144,81 @@ def test_english(client, web):
     html = client.get("/trips?lang=en").text
     assert '<html lang="en">' in html
     assert "Trip card of 199****1010" in html
-    assert "Updated at 2022.05.11" in html
-    assert "stays of 4 hours or more" in html
+    assert text_of(html, "trip-updated") == "Updated at 2022-05-11 01:13:10 (China time)"
+    assert "stayed 4 hours or more" in text_of(html, "trip-lead")
     assert "Green trip card" in html
-    assert "this does not mean the user visited those areas" in html
+    # the English name with the official Chinese name alongside; the JSON name stays Chinese
+    harbin = re.search(r'<li[^>]*data-code="230100".*?</li>', html, re.S).group(0)
+    assert " ".join(re.sub(r"<[^>]+>", " ", harbin).split()).startswith("Harbin 哈尔滨市 *")
+    assert 'lang="zh-CN">哈尔滨市<' in harbin
+    star_note = text_of(html, "trip-star-note")
+    assert "on 2022-05-11, the day before the card's date" in star_note
+    assert "does not mean that the user visited those areas" in star_note
+    assert "currently" not in html
+    lag = text_of(html, "trip-lag-note")
+    assert "one day behind" in lag and "2022-04-28 to 2022-05-11 (14 days)" in lag
+    stay = text_of(html, "trip-stay-note")
+    assert "4 hours or more" in stay and "passed through in less time is not" in stay
+    legend = text_of(html, "trip-legend")
+    assert "close contact" in legend and "batch job" not in legend and "window" not in legend
+    assert "In the 14 days" in text_of(html, "trip-meaning")
+
+
+def test_english_names_of_places_abroad(client, web):
+    open_card(client, web, TRAVELLER)
+    html = client.get("/trips?lang=en").text
+    assert text_of(html, "trip-abroad") == "Places outside mainland China: Hong Kong 中国香港"
+    assert "Shanghai" in text_of(html, "trip-cities") and "上海市" in text_of(html, "trip-cities")
+
+
+@pytest.mark.parametrize(
+    ("day", "policy", "days", "colours", "star_era"),
+    [
+        ("2020-06-01", "TC-2020-03-06", 14, ["green", "yellow", "orange", "red"], False),
+        ("2021-06-01", "TC-2021-01-08", 14, ["green", "yellow", "orange"], True),
+        ("2022-07-01", "TC-2022-06-29", 14, ["green", "yellow", "orange"], False),
+        ("2022-07-08", "TC-2022-07-08", 7, ["green", "yellow", "orange"], False),
+    ],
+)
+def test_colour_meaning_and_legend_follow_the_policy_of_the_date(
+    client, web, day, policy, days, colours, star_era
+):
+    open_card(client, web, LONG_010)
+    zh = client.get(f"/trips?date={day}&lang=zh-CN").text
+    en = client.get(f"/trips?date={day}&lang=en").text
+    assert f'data-policy="{policy}"' in zh
+    other = 21 - days  # 14 ↔ 7
+    meaning_zh, meaning_en = text_of(zh, "trip-meaning"), text_of(en, "trip-meaning")
+    assert f"前{days}天" in meaning_zh and f"前{other}天" not in meaning_zh
+    assert f"In the {days} days" in meaning_en
+    assert ("中高风险" in meaning_zh) is ("red" in colours)  # green: no risk city, while red
+    assert ("星号" in meaning_zh) is star_era and ("starred" in meaning_en) is star_era
+    assert re.findall(r'class="dot colour-(\w+)"', zh) == colours
+    assert ("Red trip card" in text_of(en, "trip-legend")) is ("red" in colours)
+
+
+def test_star_footnote_only_under_a_policy_with_stars(client, web):
+    """上海 had a listed medium-risk area on 2022-06-27 and 06-28 (city_daily_risk.csv):
+    starred on the card of 06-28; stars were abolished from 06-29, so no star, no note."""
+    open_card(client, web, JUNE)
+    before = client.get("/trips?date=2022-06-28").text
+    assert 'data-code="310000" data-star="true"' in before
+    assert "2022-06-27（查询日期前一天）" in text_of(before, "trip-star-note")
+    after = client.get("/trips?date=2022-06-29").text
+    assert 'data-policy="TC-2022-06-29"' in after
+    assert 'data-code="310000" data-star="false"' in after
+    assert 'id="trip-star-note"' not in after and "trip-star" not in after
+    en = client.get("/trips?date=2022-06-29&lang=en").text
+    assert 'id="trip-star-note"' not in en and "risk area" not in text_of(en, "trip-notes")
+
+
+def test_language_links_keep_the_date(client, web):
+    open_card(client, web, LONG_010)
+    html = client.get("/trips?date=2022-05-23").text
+    assert 'href="/trips?date=2022-05-23&amp;lang=en"' in html
+    en = client.get("/trips?date=2022-05-23&lang=en").text
+    assert 'href="/trips?date=2022-05-23&amp;lang=zh-CN"' in en
+    assert 'value="2022-05-23"' in en
 
 
 def test_other_dates(client, web):
@@ -140,6 +232,12 @@ def test_other_dates(client, web):
     assert 'id="trip-date"' in ended.text  # another date can be chosen
     bad = client.get("/trips?date=May")
     assert bad.status_code == 422 and 'data-error-code="invalid-date"' in bad.text
+    assert "年-月-日" in text_of(bad.text, "trip-error-hint")
+    for far in ("0001-01-01", "0001-01-14", "1899-12-31"):  # no window before year 1: not a 500
+        r = client.get(f"/trips?date={far}")
+        assert r.status_code == 422 and 'data-error-code="invalid-date"' in r.text, far
+        assert 'id="trip-date"' in r.text
+    assert 'max="2022-12-12"' in later  # the last day with a card
 
 
 def test_yellow_card_abroad(client, web):
@@ -231,6 +329,15 @@ def test_session_rows_are_hashed_tokens(client, web):
 def test_invalid_phone_and_cross_site_posts(client):
     r = request_code(client, "12345")
     assert r.status_code == 422 and 'data-error-code="invalid-phone"' in r.text
+    # a missing or overlong field is the form's own error, on the form (not a validation page)
+    for data in ({}, {"phone": "1" * 40}):
+        r = client.post("/trips", data=data)
+        assert r.status_code == 422 and 'data-error-code="invalid-phone"' in r.text, data
+        assert 'id="phone"' in r.text
+    request_code(client, LONG_010)
+    r = client.post("/trips/verify", data={"phone": LONG_010})  # no code field
+    assert r.status_code == 401 and 'data-error-code="otp-invalid"' in r.text
+    assert 'id="code"' in r.text
     r = client.post("/trips", data={"phone": LONG_010}, headers={"origin": "https://evil.example"})
     assert r.status_code == 403
 
@@ -257,3 +364,27 @@ def test_code_expires_after_five_minutes(web, clock):
         finally:
             clock.advance(-(5 * 60 + 1))
     assert r.status_code == 401 and 'data-error-code="otp-expired"' in r.text
+
+
+def test_a_server_without_reference_data_says_so_in_the_holders_words(tmp_path, caplog):
+    settings = make_settings(tmp_path, shared=str(tmp_path / "empty"))
+    app = create_app(settings, clock=FixedClock("2022-05-12T04:00:00Z"))
+    svc = app.state.hc.service
+    try:
+        with Web(settings, app, svc).client() as c:
+            html_ok = open_card_status(c, svc, LONG_010)
+            assert html_ok.status_code == 503
+            assert 'data-error-code="trip-card-unavailable"' in html_ok.text
+            assert "请稍后再试" in html_ok.text
+            assert "HEALTHCODE_SHARED" not in html_ok.text  # the cause is for the log
+            assert 'id="trip-date"' in html_ok.text
+    finally:
+        svc.close()
+    assert "shared-file-missing" in caplog.text
+
+
+def open_card_status(client, service, phone):
+    """The SMS-code flow; returns the card page's response whatever its status."""
+    assert request_code(client, phone).status_code == 200
+    assert verify(client, phone, latest_otp(service, phone)).status_code == 303
+    return client.get("/trips")

@@ -65,9 +65,13 @@ def test_trip_card_through_the_sms_code(page, live_server, harbin_card):
     assert harbin.locator(".trip-star").inner_text() == "*"
     assert "哈尔滨市" in harbin.inner_text()
     assert "停留4小时以上" in page.inner_text("#trip-stay-note")
-    assert "并不表示用户实际到访过" in page.inner_text("#trip-star-note")
+    star_note = page.inner_text("#trip-star-note")
+    assert "2022-05-11（查询日期前一天）" in star_note and "并不表示用户实际到访过" in star_note
     assert "TC-2021-01-08" in page.inner_text("#trip-policy")
     assert page.input_value("#trip-date") == "2022-05-12"
+    # the server's clock is after the end of the service: the newest card, said so
+    assert "2022-12-13" in page.inner_text("#trip-newest-note")
+    assert page.get_attribute("#trip-date", "max") == "2022-12-12"
     # the colour block is really coloured (green background from the stylesheet)
     bg = page.eval_on_selector("#trip-colour", "e => getComputedStyle(e).backgroundColor")
     assert bg == "rgb(21, 128, 61)"
@@ -77,6 +81,9 @@ def test_trip_card_through_the_sms_code(page, live_server, harbin_card):
     assert page.inner_text("#trip-phone") == "Trip card of 199****1010"
     assert page.inner_text("#trip-colour-label") == "Green trip card"
     assert "4 hours or more" in page.inner_text("#trip-stay-note")
+    assert harbin.locator(".trip-city-name").inner_text() == "Harbin 哈尔滨市*"
+    assert "on 2022-05-11, the day before the card's date" in page.inner_text("#trip-star-note")
+    assert page.inner_text("#trip-updated") == "Updated at 2022-05-11 01:13:10 (China time)"
 
     # another date: 哈尔滨 was delisted after 2022-05-20
     page.fill("#trip-date", "2022-05-23")
