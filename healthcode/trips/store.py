@@ -304,6 +304,30 @@ def import_records(
     return summary
 
 
+def recent_imports(session: Session, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest record imports, newest first, with the counts the CLI's import report
+    prints (for the admin page).
+
+    :returns: ``[{"id", "created_at" (aware datetime), "source" (file names), "files",
+        "rows" (data rows read), "stored" (new records), "duplicates" (exact duplicate
+        rows dropped), "already_stored" (records stored by an earlier import), "phones",
+        "first", "last"}]``; ``rows = stored + duplicates + already_stored``. Counts an
+        import did not record are ``None``.
+    """
+    runs = session.execute(
+        select(ImportRun)
+        .where(ImportRun.kind == IMPORT_KIND)
+        .order_by(ImportRun.created_at.desc(), ImportRun.id)
+        .limit(limit)
+    ).scalars()
+    keys = ("files", "stored", "duplicates", "already_stored", "phones", "first", "last")
+    return [
+        {"id": r.id, "created_at": r.created_at, "source": r.source, "rows": r.rows,
+         **{k: (r.summary or {}).get(k) for k in keys}}
+        for r in runs
+    ]  # fmt: skip
+
+
 def _names(files: Iterable[str]) -> list[str]:
     from pathlib import Path
 
