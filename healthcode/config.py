@@ -15,6 +15,7 @@ Only this module reads ``os.environ``; domain code receives values as arguments.
 | ``HEALTHCODE_DCC_TRUST``     | ``dcc_trust``       | none: ``;``-separated EU DCC signer certificates (PEM/DER/base64 DER) or DCC trust-list JSON files the server's verifier also trusts |
 | ``HEALTHCODE_SHC_ISSUER_KEYS`` | ``shc_issuer_keys`` | none: ``;``-separated SMART Health Card key sets, ``ISS=PATH`` or ``PATH`` |
 | ``HEALTHCODE_PUBLIC_URL``    | ``public_url``      | ``http://127.0.0.1:8000`` (base URL of this server as others reach it: SMART Health Card issuers are ``{public_url}/issuers/{region}``) |
+| ``HEALTHCODE_CJK_FONT``      | ``cjk_font``        | empty: the e-certificate PDF embeds the first CJK font found in the usual system places (Debian ``fonts-noto-cjk`` …); a path names a TTF/OTF/TTC file instead |
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     dcc_trust: tuple[str, ...] = ()
     shc_issuer_keys: tuple[str, ...] = ()
+    cjk_font: str = ""
 
     @property
     def is_prod(self) -> bool:
@@ -145,6 +147,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     ):
         if env.get(var):
             kwargs[name] = tuple(part.strip() for part in env[var].split(";") if part.strip())
+    if env.get("HEALTHCODE_CJK_FONT"):
+        kwargs["cjk_font"] = env["HEALTHCODE_CJK_FONT"]
     if env.get("HEALTHCODE_PUBLIC_URL"):
         kwargs["public_url"] = env["HEALTHCODE_PUBLIC_URL"].strip().rstrip("/")
     settings = Settings(**kwargs)  # type: ignore[arg-type]

@@ -343,6 +343,9 @@ class HealthCode:
                 clock_skew_seconds=self.settings.clock_skew_seconds,
                 public_url=self.settings.public_url,
             )
+            from healthcode.ecerts.service import add_revocations
+
+            add_revocations(s, store, at=self.now())  # our revoked e-certificates
         self._add_foreign_trust(store)
         self._trust_cache = (time.monotonic() + self.TRUST_CACHE_SECONDS, store)
         return store
@@ -484,13 +487,17 @@ class HealthCode:
             return issuers.anchor_keys(s)
 
     def trust_list(self, *, actor: str = "cli") -> dict[str, Any]:
-        """The signed trust list (see :mod:`healthcode.issuers.service`)."""
+        """The signed trust list (see :mod:`healthcode.issuers.service`), with our
+        e-certificates' revocations (:mod:`healthcode.ecerts.revocation`)."""
+        from healthcode.ecerts.service import published_revocations
+
         with self.db.session() as s:
             return issuers.build_trust_list(
                 s,
                 master=self.settings.master_key,
                 at=self.now(),
                 public_url=self.settings.public_url,
+                revocations=published_revocations(s, at=self.now()),
             )
 
     # -- e-certificates (电子证照) -------------------------------------------------------
@@ -499,7 +506,8 @@ class HealthCode:
     ) -> IssuedCertificate:
         """Sign a holder's vaccination or latest test as an EU DCC (``hc1``) or a SMART
         Health Card (``shc``) with their region's e-certificate key (see
-        :mod:`healthcode.ecerts.service`); audited as ``credential:issue`` (kid, format, kind).
+        :mod:`healthcode.ecerts.service`); recorded for revocation and audited as
+        ``credential:issue`` (kid, format, kind, certificate ID).
 
         :raises NotFound: unknown holder, or no key in production; :raises NoRecords: no such
             record; :raises CertificateOptionInvalid: unknown kind or format.
@@ -517,17 +525,82 @@ class HealthCode:
             self._trust_cache = None
         return cert
 
+    def certificate_pdf(self, cert: IssuedCertificate) -> bytes:
+        """The printable PDF of ``cert`` (:func:`healthcode.ecerts.pdf.render_pdf`), with the
+        CJK font found on this machine (``HEALTHCODE_CJK_FONT`` or the usual places); without
+        one the PDF is Latin only and says so."""
+        from healthcode.ecerts.pdf import find_cjk_font, render_pdf
+
+        return render_pdf(cert, font=find_cjk_font(self.settings.cjk_font or None))
+
+    def revoke_certificate(self, ident: str, *, reason: str, actor: str = "cli") -> dict[str, Any]:
+        """Revoke one of our e-certificates by certificate ID or UVCI; audited as
+        ``credential:revoke``. Returns the record (:func:`healthcode.ecerts.service.certificate_dict`).
+        This process's verifier refuses the certificate at once, other processes within
+        :data:`TRUST_CACHE_SECONDS`; the trust list and the SHC CRL list it from now on.
+
+        :raises CertificateIdInvalid: not an ID or UVCI of ours (or a mistyped check
+            character); :raises CertificateNotFound; :raises CertificateAlreadyRevoked;
+            :raises RevocationReasonInvalid: empty or over 200 characters.
+        """
+        from healthcode.ecerts import service as ecerts
+
+        at = self.now()
+        with self.db.session() as s:
+            row = ecerts.revoke(s, ident, reason=reason, at=at, actor=actor)
+            out = ecerts.certificate_dict(row, at=at)
+        self.forget_trust()
+        return out
+
+    def list_certificates(self, holder_id: str) -> list[dict[str, Any]]:
+        """A holder's e-certificates, newest first (records only: no payload, no personal data).
+
+        :raises NotFound: unknown holder.
+        """
+        from healthcode.ecerts import service as ecerts
+
+        at = self.now()
+        with self.db.read() as s:
+            return [
+                ecerts.certificate_dict(r, at=at) for r in ecerts.list_certificates(s, holder_id)
+            ]
+
     def issuer_key_set(self, code: str) -> dict[str, Any]:
         """The SMART Health Card key set (JWKS) of issuer ``code``: ``{"keys": [JWK, …]}``
         (served at ``{iss}/.well-known/jwks.json``; empty until the region signs a card).
+        Each key announces ``crlVersion``, the ``ctr`` of its revocation list
+        (:meth:`issuer_crl`).
 
         :raises NotFound: no such issuer.
         """
+        from healthcode.ecerts.service import crl_versions
+
         with self.db.read() as s:
             if s.get(Issuer, code) is None:
                 raise NotFound(f"no issuer {code!r}")
             rows = issuers.listed_ecert_keys(s, "shc", self.now())
-            return {"keys": [issuers.shc_jwk(k) for k in rows if k.issuer_code == code]}
+            versions = crl_versions(s)
+            return {
+                "keys": [
+                    {**issuers.shc_jwk(k), "crlVersion": versions.get(k.kid, 1)}
+                    for k in rows
+                    if k.issuer_code == code
+                ]
+            }
+
+    def issuer_crl(self, code: str, kid: str) -> dict[str, Any]:
+        """The card revocation list of SHC key ``kid`` of issuer ``code`` (served at
+        ``{iss}/.well-known/crl/{kid}.json``): ``{"kid", "method": "rid", "ctr", "rids"}``.
+
+        :raises NotFound: no such issuer, or no key ``kid`` in its key set.
+        """
+        from healthcode.ecerts.service import shc_crls
+
+        with self.db.read() as s:
+            rows = issuers.listed_ecert_keys(s, "shc", self.now())
+            if not any(k.kid == kid and k.issuer_code == code for k in rows):
+                raise NotFound(f"issuer {code!r} has no SMART Health Card key {kid!r}")
+            return shc_crls(s, [kid])[kid]
 
     # -- facts and risk areas ---------------------------------------------------------
     def import_facts(

@@ -11,6 +11,7 @@ class AuditTag(StrEnum):
     STATUS_CHANGE = "status:change"
     CREDENTIAL_ISSUE = "credential:issue"
     CREDENTIAL_VERIFY = "credential:verify"
+    CREDENTIAL_REVOKE = "credential:revoke"  # one e-certificate revoked (its ID, never its payload)
     FACTS_IMPORT = "facts:import"
     RISK_AREAS_IMPORT = "risk-areas:import"
     KEY_CREATE = "key:create"

@@ -249,7 +249,28 @@ def code_cmd(holder_id: str, as_json: bool, png: str | None) -> None:
 
 
 # --------------------------------------------------------------------------- certificate
-@cli.command("certificate")
+class _CertificateGroup(click.Group):
+    """``certificate HOLDER_ID [options]`` issues (the ``issue`` sub-command);
+    ``certificate revoke|list …`` are sub-commands."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["issue", *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group("certificate", cls=_CertificateGroup)
+def certificate() -> None:
+    """E-certificates (电子证照): issue, revoke, list.
+
+    \b
+    healthcode certificate HOLDER_ID [--kind K] [--format F] ...   issue (same as "issue")
+    healthcode certificate revoke UVCI_OR_ID --reason R [--json]
+    healthcode certificate list HOLDER_ID [--json]
+    """
+
+
+@certificate.command("issue")
 @click.argument("holder_id")
 @click.option(
     "--kind", default="vaccination", show_default=True, type=click.Choice(["vaccination", "test"])
@@ -269,23 +290,84 @@ def certificate_cmd(
     svc = service()
     try:
         cert = svc.issue_certificate(holder_id, kind=kind, format=fmt)
+        if png:
+            from healthcode.credentials.qr import encode_png
+
+            _write(png, encode_png(cert.text))
+        if pdf:
+            from healthcode.ecerts.pdf import font_missing_warning
+
+            _write(pdf, svc.certificate_pdf(cert))
+            warning = font_missing_warning(svc.settings.cjk_font or None)
+            if warning:
+                click.echo(f"warning: {warning}", err=True)
     except HealthCodeError as exc:
         fail(exc, as_json=as_json)
-    if png:
-        from healthcode.credentials.qr import encode_png
-
-        Path(png).write_bytes(encode_png(cert.text))
-    if pdf:
-        from healthcode.ecerts.pdf import render_pdf
-
-        Path(pdf).write_bytes(render_pdf(cert))
     if as_json:
         emit(cert.to_dict())
     else:
         click.echo(cert.text)
         click.echo(
-            f"{kind} ({fmt}), kid {cert.kid}, expires {cert.expires_at.isoformat()}", err=True
+            f"{kind} ({fmt}) {cert.id}, kid {cert.kid}, expires {cert.expires_at.isoformat()}",
+            err=True,
         )
+
+
+def _write(path: str, data: bytes) -> None:
+    """:raises FileUnreadable: the file cannot be written (exit 2)."""
+    from healthcode.errors import FileUnreadable
+
+    try:
+        Path(path).write_bytes(data)
+    except OSError as exc:
+        raise FileUnreadable(f"cannot write {path}: {exc}") from exc
+
+
+@certificate.command("revoke")
+@click.argument("ident", metavar="UVCI_OR_ID")
+@click.option("--reason", required=True, help="Why (1-200 characters; kept and audited).")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def certificate_revoke(ident: str, reason: str, as_json: bool) -> None:
+    """Revoke one e-certificate by its certificate ID or UVCI (check character optional).
+
+    From then on the trust list and the SMART Health Card revocation list name it, and
+    verifiers that use them report it invalid (revocation failed).
+    """
+    svc = service()
+    try:
+        out = svc.revoke_certificate(ident, reason=reason)
+    except HealthCodeError as exc:
+        fail(exc, as_json=as_json)
+    if as_json:
+        emit(out)
+    else:
+        what = out["uvci"] or f"rid {out['rid']}"
+        click.echo(f"revoked {out['id']} ({out['format']} {out['kind']}, {what})")
+
+
+@certificate.command("list")
+@click.argument("holder_id")
+@click.option("--json", "as_json", is_flag=True)
+@db_option
+def certificate_list(holder_id: str, as_json: bool) -> None:
+    """A holder's e-certificates, newest first: ID, kind, format, status, expiry."""
+    svc = service()
+    try:
+        rows = svc.list_certificates(holder_id)
+    except HealthCodeError as exc:
+        fail(exc, as_json=as_json)
+    if as_json:
+        emit({"holder_id": holder_id, "certificates": rows})
+        return
+    for r in rows:
+        click.echo(
+            f"{r['id']}  {r['format']:<3}  {r['kind']:<11}  {r['status']:<7}  "
+            f"issued {r['issued_at']}  expires {r['expires_at']}"
+            + (f"  revoked {r['revoked_at']}: {r['reason']}" if r["revoked_at"] else "")
+        )
+    if not rows:
+        click.echo("no e-certificates", err=True)
 
 
 # --------------------------------------------------------------------------- verify

@@ -213,6 +213,9 @@ def build_trust(
             for kid, cs in ours.dcc.items():
                 store.dcc.setdefault(kid, []).extend(cs)
             store.shc.update(ours.shc)
+            store.revoked_dcc |= ours.revoked_dcc  # our revoked e-certificates
+            for shc_kid, rids in ours.revoked_shc.items():
+                store.revoked_shc.setdefault(shc_kid, set()).update(rids)
         else:
             for kid, cs in trustload.parse_dcc_trust_list(raw, name=trust_list).items():
                 store.dcc.setdefault(kid, []).extend(cs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from healthcode.errors import InputError, NotFound
+from healthcode.errors import Conflict, InputError, NotFound
 
 
 class NoRecords(NotFound):
@@ -15,3 +15,30 @@ class CertificateOptionInvalid(InputError):
     """An unknown certificate kind or format."""
 
     code = "certificate-option-invalid"
+
+
+class CertificateIdInvalid(InputError):
+    """Not one of our certificate IDs or UVCIs, or a UVCI whose check character does not
+    match (a typing error). A usage error: status 400, exit code 2."""
+
+    code = "certificate-id-invalid"
+    status = 400
+
+
+class RevocationReasonInvalid(InputError):
+    """An empty revocation reason, or one over 200 characters (usage error, exit code 2)."""
+
+    code = "revocation-reason-invalid"
+    status = 400
+
+
+class CertificateNotFound(NotFound):
+    """No e-certificate of ours with that ID or UVCI."""
+
+    code = "certificate-not-found"
+
+
+class CertificateAlreadyRevoked(Conflict):
+    """The e-certificate was revoked before (its first reason and time stay)."""
+
+    code = "certificate-already-revoked"

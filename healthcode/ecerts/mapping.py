@@ -21,7 +21,7 @@ as the DCC specification requires:
 | test ``lab`` | ``tc`` | the testing centre (left out when not recorded) |
 | where the event happened | ``co`` | ``CN`` (facts are recorded in China) |
 | — | ``is`` | ``healthcode <region> (<code>)`` + `` DEMO`` for DEMO keys |
-| — | ``ci`` | UVCI ``URN:UVCI:01:XH:<region>/<random>`` (no check character: it is optional) |
+| — | ``ci`` | UVCI ``URN:UVCI:01:XH:<region>/<random>#<check>`` (Luhn mod N check character) |
 
 A RAT's device identifier (``ma`` of ``t``, the JRC list) is not among our facts and is
 left out; rules that need it cannot accept such a certificate.
@@ -248,12 +248,72 @@ def split_name(name: str) -> PersonName:
 
 
 # --- EU DCC -------------------------------------------------------------------------
+#: Code points of the UVCI check character (eHealth Network guidelines on verifiable
+#: vaccination certificates, Annex 2, as fixed by the DCC schema project's reference
+#: implementation): ``A``–``Z``, ``0``–``9``, ``/``, ``:`` — ``#`` only separates the check
+#: character and is not part of the alphabet.
+UVCI_CHECK_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/:"
+_UVCI = re.compile(r"URN:UVCI:01:([A-Z]{2}):([0-9A-Z]{1,12})/([0-9A-Z]{8,40})(?:#([0-9A-Z/:]))?")
+
+
+def _luhn_mod_n_sum(text: str, *, factor: int) -> int:
+    n = len(UVCI_CHECK_ALPHABET)
+    total = 0
+    for ch in reversed(text):
+        addend = factor * UVCI_CHECK_ALPHABET.index(ch)
+        factor = 1 if factor == 2 else 2
+        total += addend // n + addend % n
+    return total % n
+
+
+def uvci_check_character(text: str) -> str:
+    """The Luhn mod N check character of a UVCI (N = 38, :data:`UVCI_CHECK_ALPHABET`),
+    computed over the whole text including the ``URN:UVCI:`` prefix
+    (``URN:UVCI:01:NL:MY/INPUT/STRING`` → ``S``).
+
+    :raises ValueError: a character outside the alphabet (lower case, ``#`` …).
+    """
+    if not text or any(ch not in UVCI_CHECK_ALPHABET for ch in text):
+        raise ValueError("a UVCI is written in A-Z, 0-9, '/' and ':'")
+    n = len(UVCI_CHECK_ALPHABET)
+    return UVCI_CHECK_ALPHABET[(n - _luhn_mod_n_sum(text, factor=2)) % n]
+
+
+def uvci_checksum_valid(text: str) -> bool:
+    """Whether ``text`` (a UVCI followed by ``#`` and its check character) checks out."""
+    body, sep, check = text.rpartition("#")
+    if not sep or len(check) != 1:
+        return False
+    try:
+        return uvci_check_character(body) == check
+    except ValueError:
+        return False
+
+
 def uvci(region_code: str, serial: str) -> str:
-    """``URN:UVCI:01:XH:<region>/<serial>``: version 01, our user-assigned country code,
-    the issuing region and a random serial (``[0-9A-Z]``)."""
+    """``URN:UVCI:01:XH:<region>/<serial>#<check>``: version 01, our user-assigned country
+    code, the issuing region, a random serial (``[0-9A-Z]``) and the optional check
+    character (Annex 2 of the eHealth Network guidelines; see :func:`uvci_check_character`),
+    so a UVCI typed from a printout is checked before it is looked up."""
     if not re.fullmatch(r"[0-9A-Z]{8,40}", serial):
         raise ValueError("a UVCI serial is 8 to 40 characters of 0-9 A-Z")
-    return f"URN:UVCI:01:{ISSUER_COUNTRY}:{region_code}/{serial}"
+    body = f"URN:UVCI:01:{ISSUER_COUNTRY}:{region_code}/{serial}"
+    return f"{body}#{uvci_check_character(body)}"
+
+
+def uvci_serial(text: str) -> str | None:
+    """The serial (our certificate ID) of one of our UVCIs, ``None`` when ``text`` is not one.
+
+    Accepts the UVCI with or without its check character, any letter case.
+
+    :raises ValueError: a check character is given and does not match (a typing error).
+    """
+    match = _UVCI.fullmatch(text.strip().upper())
+    if match is None or match.group(1) != ISSUER_COUNTRY:
+        return None
+    if match.group(4) is not None and not uvci_checksum_valid(match.group(0)):
+        raise ValueError("the UVCI's check character does not match: mistyped?")
+    return match.group(3)
 
 
 def dcc_name(person: PersonName) -> dict[str, str]:

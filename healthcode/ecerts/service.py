@@ -4,8 +4,15 @@
 facts and sealed name and birth date (an audited read, ``holder:read`` with
 purpose ``e-certificate``), signs with the active key of the holder's region for
 the format (``dcc`` / ``shc``; in local mode a DEMO key is made on first use, and
-a DSC too close to its end is replaced), and records ``credential:issue`` with
-the kid, format and kind — never the payload.
+a DSC too close to its end is replaced), records the certificate in
+``e_certificates`` (ID, UVCI or ``rid``, key, times — never the payload or personal
+data) and audits ``credential:issue`` with the kid, format, kind and certificate ID.
+
+Revocation (:func:`revoke`, audited ``credential:revoke``) marks the row; the
+published lists — the DCC ``UCI`` hashes and the SHC CRL per key, shapes in
+:mod:`healthcode.ecerts.revocation` — are computed from the rows
+(:func:`published_revocations`, :func:`shc_crl_for`), and our own verifier's trust
+store gets them (:func:`add_revocations`).
 
 Lifetimes: :data:`VACCINATION_VALID_DAYS` and :data:`TEST_VALID_DAYS` from issue
 (never past the DSC's own end). Whether a certificate is *accepted* (a test
@@ -16,6 +23,7 @@ rules' decision, not the lifetime's.
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,19 +32,29 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from healthcode.audit import log as audit
 from healthcode.audit.tags import AuditTag
 from healthcode.credentials import hcert, shc
-from healthcode.ecerts import mapping
-from healthcode.ecerts.errors import CertificateOptionInvalid, NoRecords
+from healthcode.credentials.trust import TrustStore
+from healthcode.ecerts import mapping, revocation
+from healthcode.ecerts.errors import (
+    CertificateAlreadyRevoked,
+    CertificateIdInvalid,
+    CertificateNotFound,
+    CertificateOptionInvalid,
+    NoRecords,
+    RevocationReasonInvalid,
+)
 from healthcode.errors import ConfigError, NotFound
 from healthcode.facts.service import gather_facts
 from healthcode.holders.service import HolderKeys, get_holder, read_pii
 from healthcode.issuers import service as issuers
 from healthcode.issuers.regions import region_of
-from healthcode.storage.models import Issuer, SigningKey
+from healthcode.protect import derive_key
+from healthcode.storage.models import ECertificate, Issuer, SigningKey
 
 VACCINATION_VALID_DAYS = 365
 TEST_VALID_DAYS = 14
@@ -47,7 +65,10 @@ _UVCI_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I/O: read aloud with
 class IssuedCertificate:
     """A freshly signed e-certificate and what a printout shows of it.
 
+    :ivar id: our certificate ID (20 characters ``[0-9A-Z]``; revoke with it or the UVCI).
     :ivar text: the QR text (``HC1:…`` or ``shc:/…``).
+    :ivar uvci: the DCC's ``ci`` with its check character (None for an SHC).
+    :ivar rid: the SHC's ``vc.rid`` (None for a DCC).
     :ivar kid: the key ID as the format writes it (DCC: base64 of 8 bytes; SHC: JWK thumbprint).
     :ivar issuer: ``{"code", "name", "label"}`` — ``label`` is the DCC ``is`` / the SHC ``iss``.
     :ivar events: the certified records (doses or the test), as recorded plus codes.
@@ -55,6 +76,7 @@ class IssuedCertificate:
         replaced): trust stores read before it do not hold it yet.
     """
 
+    id: str
     format: str
     kind: str
     text: str
@@ -65,16 +87,21 @@ class IssuedCertificate:
     birth_date: str | None
     issuer: dict[str, str]
     demo: bool
-    certificate_id: str | None = None
+    uvci: str | None = None
+    rid: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     new_key: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"format", "kind", "text", "kid", "expires_at"}`` (the CLI's ``--json``)."""
+        """``{"id", "format", "kind", "text", "uvci", "rid", "kid", "expires_at"}`` (the CLI's
+        ``--json``; ``uvci`` is null for an SHC, ``rid`` null for a DCC)."""
         return {
+            "id": self.id,
             "format": self.format,
             "kind": self.kind,
             "text": self.text,
+            "uvci": self.uvci,
+            "rid": self.rid,
             "kid": self.kid,
             "expires_at": self.expires_at.isoformat(),
         }
@@ -189,24 +216,23 @@ def issue(
     demo = bool(row.demo or holder.demo)
     days = VACCINATION_VALID_DAYS if kind == "vaccination" else TEST_VALID_DAYS
     expires = at + timedelta(days=days)
-    certificate_id = None
+    certificate_id = _serial()
+    uvci = rid = None
     if fmt == "hc1":
         dsc = _certificate(row)
         expires = min(expires, dsc.not_valid_after_utc.replace(microsecond=0))
         label = f"healthcode {issuer_name} ({code})" + (" DEMO" if row.demo else "")
-        certificate_id = mapping.uvci(code, _serial())
+        uvci = mapping.uvci(code, certificate_id)
         if kind == "vaccination":
             group, entry = (
                 "v",
-                mapping.dcc_vaccination_entry(
-                    records[-1], issuer=label, certificate_id=certificate_id
-                ),
+                mapping.dcc_vaccination_entry(records[-1], issuer=label, certificate_id=uvci),
             )
             records = records[-1:]  # a DCC certifies one dose: the last
         else:
             group, entry = (
                 "t",
-                mapping.dcc_test_entry(records[0], issuer=label, certificate_id=certificate_id),
+                mapping.dcc_test_entry(records[0], issuer=label, certificate_id=uvci),
             )
         payload = mapping.dcc_payload(name, pii.birth_date, group, entry)
         kid_bytes = hcert.certificate_kid(dsc)
@@ -224,18 +250,29 @@ def issue(
             else [mapping.fhir_observation(records[0])]
         )
         vc = mapping.shc_vc(kind, mapping.fhir_patient(name, pii.birth_date), resources)
+        rid = revocation.shc_rid(
+            derive_key(master, revocation.RID_SECRET_PURPOSE), row.kid, certificate_id
+        )
+        vc["rid"] = rid
         text = shc.encode(vc, key=key, issuer=label, issued_at=at, expires_at=expires).qr_text
         kid = row.kid
         events = [dict(r) for r in records]
+    session.add(
+        ECertificate(
+            id=certificate_id, holder_id=holder.id, issuer_code=code, kind=kind, format=fmt,
+            uvci=uvci, rid=rid, kid=row.kid, issued_at=at, expires_at=expires,
+        )
+    )  # fmt: skip
     audit.append(
         session,
         tag=AuditTag.CREDENTIAL_ISSUE,
         actor=actor,
         at=at,
         subject=holder.pseudonym,
-        data={"kid": row.kid, "format": fmt, "kind": kind},
+        data={"kid": row.kid, "format": fmt, "kind": kind, "certificate": certificate_id},
     )
     return IssuedCertificate(
+        id=certificate_id,
         format=fmt,
         kind=kind,
         text=text,
@@ -246,7 +283,8 @@ def issue(
         birth_date=pii.birth_date,
         issuer={"code": code, "name": issuer_name, "label": label},
         demo=demo,
-        certificate_id=certificate_id,
+        uvci=uvci,
+        rid=rid,
         events=events,
         new_key=new_key,
     )
@@ -256,3 +294,169 @@ def _dcc_codes(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {
         f"dcc_{k}": v for k, v in entry.items() if k in ("mp", "ma", "vp", "dn", "sd", "tt", "tr")
     }
+
+
+# --- the register and revocation ------------------------------------------------------
+#: Longest revocation reason kept, in characters.
+MAX_REASON_CHARS = 200
+
+
+def find_certificate(session: Session, ident: str) -> ECertificate:
+    """One of our e-certificates by certificate ID or UVCI (with or without its check
+    character, any letter case).
+
+    :raises CertificateIdInvalid: neither an ID (8–40 characters ``[0-9A-Z]``) nor one of
+        our UVCIs, or a UVCI whose check character does not match.
+    :raises CertificateNotFound: no such certificate.
+    """
+    text = ident.strip().upper()
+    try:
+        serial = mapping.uvci_serial(text)
+    except ValueError as exc:
+        raise CertificateIdInvalid(f"{ident.strip()[:80]}: {exc}") from None
+    if serial is None:
+        if not re.fullmatch(r"[0-9A-Z]{8,40}", text):
+            raise CertificateIdInvalid(
+                f"{ident.strip()[:80]!r} is neither a certificate ID nor one of our UVCIs "
+                f"(URN:UVCI:01:{mapping.ISSUER_COUNTRY}:…)"
+            )
+        serial = text
+    row = session.get(ECertificate, serial)
+    if row is None or (text.startswith("URN:") and not _same_uvci(row.uvci, text)):
+        raise CertificateNotFound(f"no e-certificate {ident.strip()[:80]}")
+    return row
+
+
+def _same_uvci(stored: str | None, given: str) -> bool:
+    return stored is not None and (given == stored or given == stored.rpartition("#")[0])
+
+
+def certificate_dict(row: ECertificate, *, at: datetime) -> dict[str, Any]:
+    """``{"id", "holder_id", "issuer", "kind", "format", "uvci", "rid", "kid", "issued_at",
+    "expires_at", "revoked_at", "reason", "status"}``; ``status`` at ``at``: ``revoked`` |
+    ``expired`` | ``valid``; times ISO 8601 UTC; ``kid`` as in ``healthcode keys list``."""
+    status = "revoked" if row.revoked_at else ("expired" if row.expires_at <= at else "valid")
+    return {
+        "id": row.id,
+        "holder_id": row.holder_id,
+        "issuer": row.issuer_code,
+        "kind": row.kind,
+        "format": row.format,
+        "uvci": row.uvci,
+        "rid": row.rid,
+        "kid": row.kid,
+        "issued_at": row.issued_at.isoformat(),
+        "expires_at": row.expires_at.isoformat(),
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+        "reason": row.revocation_reason,
+        "status": status,
+    }
+
+
+def list_certificates(session: Session, holder_id: str) -> list[ECertificate]:
+    """A holder's e-certificates, newest first.
+
+    :raises NotFound: unknown holder.
+    """
+    get_holder(session, holder_id)
+    return list(
+        session.execute(
+            select(ECertificate)
+            .where(ECertificate.holder_id == holder_id)
+            .order_by(ECertificate.issued_at.desc(), ECertificate.id)
+        ).scalars()
+    )
+
+
+def revoke(session: Session, ident: str, *, reason: str, at: datetime, actor: str) -> ECertificate:
+    """Revoke one e-certificate; audited as ``credential:revoke`` (certificate ID, format,
+    kid, reason). From then on the published lists name it and our verifier reports it
+    invalid with ``revocation`` failed (``revoked``).
+
+    :param ident: certificate ID or UVCI (see :func:`find_certificate`).
+    :param reason: why, 1–200 characters; it is published nowhere but kept and audited, so it
+        should not name the holder.
+    :raises RevocationReasonInvalid: empty or too long reason.
+    :raises CertificateIdInvalid: not an ID or UVCI of ours; :raises CertificateNotFound:
+        no such certificate; :raises CertificateAlreadyRevoked: revoked before.
+    """
+    reason = " ".join(reason.split())
+    if not reason or len(reason) > MAX_REASON_CHARS:
+        raise RevocationReasonInvalid(f"a revocation reason is 1 to {MAX_REASON_CHARS} characters")
+    row = find_certificate(session, ident)
+    if row.revoked_at is not None:
+        raise CertificateAlreadyRevoked(
+            f"e-certificate {row.id} was revoked at {row.revoked_at.isoformat()}"
+        )
+    row.revoked_at = at
+    row.revocation_reason = reason
+    holder = get_holder(session, row.holder_id)
+    audit.append(
+        session,
+        tag=AuditTag.CREDENTIAL_REVOKE,
+        actor=actor,
+        at=at,
+        subject=holder.pseudonym,
+        data={"certificate": row.id, "format": row.format, "kid": row.kid, "reason": reason},
+    )
+    return row
+
+
+def revoked_uci_hashes(session: Session, *, at: datetime) -> list[str]:
+    """UCI hashes (:func:`revocation.uci_hash`) of our revoked DCCs not expired at ``at``."""
+    return sorted(
+        revocation.uci_hash(uvci)
+        for (uvci,) in session.execute(
+            select(ECertificate.uvci).where(
+                ECertificate.format == "hc1",
+                ECertificate.revoked_at.is_not(None),
+                ECertificate.expires_at > at,
+            )
+        )
+        if uvci
+    )
+
+
+def shc_crls(session: Session, kids: list[str]) -> dict[str, dict[str, Any]]:
+    """The card revocation list of each SHC key in ``kids`` (shape in
+    :mod:`healthcode.ecerts.revocation`): ``ctr`` is 1 + the revocations under the key, so it
+    grows with every revocation; ``rids`` every revoked card's ``rid``."""
+    rids: dict[str, list[str]] = {kid: [] for kid in kids}
+    if kids:
+        for kid, rid in session.execute(
+            select(ECertificate.kid, ECertificate.rid).where(
+                ECertificate.format == "shc",
+                ECertificate.revoked_at.is_not(None),
+                ECertificate.kid.in_(kids),
+            )
+        ):
+            if rid:
+                rids[kid].append(rid)
+    return {kid: revocation.shc_crl(kid, 1 + len(r), r) for kid, r in rids.items()}
+
+
+def crl_versions(session: Session) -> dict[str, int]:
+    """``crlVersion`` of every SHC key with a revoked card (keys without one: 1)."""
+    return {
+        kid: 1 + int(n)
+        for kid, n in session.execute(
+            select(ECertificate.kid, func.count())
+            .where(ECertificate.format == "shc", ECertificate.revoked_at.is_not(None))
+            .group_by(ECertificate.kid)
+        )
+    }
+
+
+def published_revocations(session: Session, *, at: datetime) -> dict[str, Any]:
+    """The trust list's ``revocations`` section: our revoked DCCs' UCI hashes and a CRL per
+    SHC key verifiers trust at ``at``."""
+    kids = [k.kid for k in issuers.listed_ecert_keys(session, "shc", at)]
+    crls = shc_crls(session, kids)
+    return revocation.trust_list_section(
+        revoked_uci_hashes(session, at=at), [crls[k] for k in kids]
+    )
+
+
+def add_revocations(session: Session, store: TrustStore, *, at: datetime) -> None:
+    """Give our verifier's trust store our revocations (what the trust list publishes)."""
+    revocation.apply_to_store(published_revocations(session, at=at), store)

@@ -18,6 +18,11 @@ Each issuer entry also lists its e-certificate keys (电子证照)::
     "dcc": [{"kid", "certificate", "status", "demo"}],   # EU DCC document signers
     "shc": [{"iss", "jwk", "status", "demo"}]            # SMART Health Card keys
 
+and the payload lists revoked e-certificates (:mod:`healthcode.ecerts.revocation`)::
+
+    "revocations": {"dcc": {"hash_type": "UCI", "hashes": [...]},   # SHA-256(UVCI)[:16], base64
+                    "shc": [{"kid", "method": "rid", "ctr", "rids"}]}  # one CRL per SHC key
+
 ``public_key`` is base64 SubjectPublicKeyInfo DER, ``kid`` hex; ``value`` is a
 base64 DER ECDSA P-256/SHA-256 signature over the canonical JSON of
 ``payload`` (sorted keys, no spaces, UTF-8). Keys rotated within
@@ -419,11 +424,18 @@ def trust_store_from_db(
 
 
 def build_trust_list(
-    session: Session, *, master: bytes, at: datetime, public_url: str = DEFAULT_PUBLIC_URL
+    session: Session,
+    *,
+    master: bytes,
+    at: datetime,
+    public_url: str = DEFAULT_PUBLIC_URL,
+    revocations: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """Build and sign the trust list (see the module docstring).
 
     :param public_url: base URL of the SHC issuers (``HEALTHCODE_PUBLIC_URL``).
+    :param revocations: the payload's ``revocations`` (revoked e-certificates, shape in
+        :mod:`healthcode.ecerts.revocation`), signed with the rest; left out when None.
     :raises NotFound: no national trust-list key.
     """
     from healthcode.credentials.hcert import certificate_kid
@@ -484,6 +496,8 @@ def build_trust_list(
         },
         "issuers": list(issuers.values()),
     }
+    if revocations is not None:
+        payload["revocations"] = revocations
     priv = private_key(anchor, master)
     assert isinstance(priv, ec.EllipticCurvePrivateKey)  # noqa: S101 - anchor is ES256
     sig = priv.sign(_canonical(payload), ec.ECDSA(hashes.SHA256()))
@@ -576,6 +590,14 @@ def trust_store_from_list(
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise TrustListInvalid(f"malformed key in trust list: {exc}") from exc
     _ecert_trust_from_list(payload["issuers"], store, production=production)
+    from healthcode.ecerts.revocation import apply_to_store
+
+    try:  # revoked e-certificates (lists made before them have none)
+        apply_to_store(
+            payload.get("revocations"), store, shc_keys=[k for ks in store.shc.values() for k in ks]
+        )
+    except (ValueError, TypeError) as exc:
+        raise TrustListInvalid(f"malformed revocations in trust list: {exc}") from exc
     return store
 
 

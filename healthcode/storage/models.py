@@ -86,6 +86,31 @@ class SigningKey(Base):
     certificate: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
+class ECertificate(Base):
+    """An issued e-certificate (电子证照), kept so it can be revoked; never its contents.
+
+    ``id``: our certificate ID (20 characters ``[0-9A-Z]``, the UVCI's serial for a DCC);
+    ``format``: ``hc1`` | ``shc``; ``kind``: ``vaccination`` | ``test``; ``uvci``: the DCC's
+    ``ci`` with its check character (None for an SHC); ``rid``: the SHC's ``vc.rid`` (None
+    for a DCC); ``kid``: the signing key (``signing_keys.kid``). Name, birth date and
+    records stay in the holder's sealed data.
+    """
+
+    __tablename__ = "e_certificates"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder_id: Mapped[str] = mapped_column(ForeignKey("holders.id"), index=True)
+    issuer_code: Mapped[str] = mapped_column(String(6))
+    kind: Mapped[str] = mapped_column(String(16))
+    format: Mapped[str] = mapped_column(String(8))
+    uvci: Mapped[str | None] = mapped_column(String(80), unique=True)
+    rid: Mapped[str | None] = mapped_column(String(24))
+    kid: Mapped[str] = mapped_column(ForeignKey("signing_keys.kid"), index=True)
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revocation_reason: Mapped[str | None] = mapped_column(String(200))
+
+
 class Holder(Base):
     """A holder. ``pii`` (name, ID, phone) is sealed with the holder's data key."""
 

@@ -200,8 +200,6 @@ async def holder_certificate(
 
         png = await run_in_threadpool(encode_png, cert.text, scale=6)
         return Response(png, media_type="image/png", headers=headers)
-    from healthcode.ecerts.pdf import render_pdf
-
-    pdf = await run_in_threadpool(render_pdf, cert)
+    pdf = await run_in_threadpool(st.service.certificate_pdf, cert)
     headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return Response(pdf, media_type="application/pdf", headers=headers)

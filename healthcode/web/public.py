@@ -1,4 +1,5 @@
-"""Routes anyone may call: start page, readiness, the signed trust list, SHC issuer key sets."""
+"""Routes anyone may call: start page, readiness, the signed trust list, SHC issuer key sets
+and card revocation lists."""
 
 from __future__ import annotations
 
@@ -48,4 +49,16 @@ async def issuer_jwks(request: Request, code: str) -> JSONResponse:
     return JSONResponse(
         body,
         headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+    )
+
+
+@router.get("/issuers/{code}/.well-known/crl/{kid}.json", tags=["api"])
+async def issuer_crl(request: Request, code: str, kid: str) -> JSONResponse:
+    """The card revocation list of SHC key ``kid`` of issuer ``code``
+    (``{"kid", "method": "rid", "ctr", "rids"}``; ``ctr`` is the key's ``crlVersion`` in
+    the key set); 404 for a key not in the issuer's key set. Open to any origin."""
+    body = await run_in_threadpool(state(request).service.issuer_crl, code, kid)
+    return JSONResponse(
+        body,
+        headers={"Cache-Control": "public, max-age=60", "Access-Control-Allow-Origin": "*"},
     )

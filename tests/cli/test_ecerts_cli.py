@@ -45,7 +45,8 @@ def test_certificate_json_files_and_verify(run, holder_id, tmp_path, fmt):  # no
             "--png", "c.png", "--pdf", "c.pdf", "--json")  # fmt: skip
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert set(out) == {"format", "kind", "text", "kid", "expires_at"}
+    assert set(out) == {"id", "format", "kind", "text", "uvci", "rid", "kid", "expires_at"}
+    assert (out["uvci"] is None) == (fmt == "shc") and (out["rid"] is None) == (fmt == "hc1")
     assert out["format"] == fmt and out["kind"] == "test"
     assert out["text"].startswith("HC1:" if fmt == "hc1" else "shc:/")
     assert decode_image((tmp_path / "c.png").read_bytes()) == [out["text"]]
@@ -76,7 +77,8 @@ def test_vaccination_pdf_names_the_product(run, holder_id, tmp_path):  # noqa: F
     r = run("certificate", holder_id, "--pdf", "v.pdf", "--json")
     assert r.exit_code == 0, r.output
     text = pdf_text(tmp_path / "v.pdf")
-    assert "Comirnaty (BioNTech/Pfizer)" in text and "URN:UVCI:01:XH:110000/" in text
+    uvci = json.loads(r.stdout)["uvci"]
+    assert "Comirnaty (BioNTech/Pfizer)" in text and uvci in text  # with its check character
     assert "1/2" in text.replace(" ", "")  # dose 1 of a 2-dose series
 
 

@@ -108,7 +108,10 @@ def test_issuer_key_set(client, web, holder):
     assert [k["kid"] for k in shc.validate_keyset(keys, iss=iss)] == [
         k["kid"] for k in keys["keys"]
     ]
-    assert all(set(k) == {"kty", "kid", "use", "alg", "crv", "x", "y"} for k in keys["keys"])
+    # crlVersion: the key's card revocation list (.well-known/crl/{kid}.json) is at version 1
+    assert all(
+        set(k) == {"kty", "kid", "use", "alg", "crv", "x", "y", "crlVersion"} for k in keys["keys"]
+    )
 
 
 # --- in chromium -----------------------------------------------------------------------

@@ -78,7 +78,8 @@ def test_unknown_vaccine_and_booster_encoding():
 
 
 def test_uvci_is_ours():
-    assert mapping.uvci("310000", "ABCDEFGH12345678") == "URN:UVCI:01:XH:310000/ABCDEFGH12345678"
+    # with the check character of Annex 2 (Luhn mod 38 over the whole text)
+    assert mapping.uvci("310000", "ABCDEFGH12345678") == "URN:UVCI:01:XH:310000/ABCDEFGH12345678#6"
     with pytest.raises(ValueError):
         mapping.uvci("310000", "abc")
 
