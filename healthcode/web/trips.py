@@ -141,6 +141,7 @@ def card_view(card: dict[str, Any], book: PolicyBook, locale: str) -> dict[str, 
 
 @router.get("/trips", tags=[PAGE_TAG], response_class=HTMLResponse)
 def trips_page(request: Request) -> Response:
+    """The card of ``?date=`` (default: see the module doc) for the session's phone, else the form."""
     st = state(request)
     trips = st.service.trips
     who = trips.session_phone(request.cookies.get(TRIP_COOKIE))
@@ -205,6 +206,7 @@ def trips_request_code(
 
 @router.post("/trips/verify", tags=[PAGE_TAG], response_class=HTMLResponse)
 def trips_verify(request: Request, phone: Phone = "", code: Code = "") -> Response:
+    """Check the SMS code; open a trip-card session and go to the card (303)."""
     _check_origin(request)
     st = state(request)
     try:
@@ -224,6 +226,7 @@ def trips_verify(request: Request, phone: Phone = "", code: Code = "") -> Respon
 
 @router.post("/trips/sign-out", tags=[PAGE_TAG], response_class=HTMLResponse)
 def trips_sign_out(request: Request) -> Response:
+    """End the trip-card session and go back to the form (303)."""
     _check_origin(request)
     state(request).service.trips.close_session(request.cookies.get(TRIP_COOKIE))
     resp = RedirectResponse("/trips", status_code=303, headers=NO_STORE)
