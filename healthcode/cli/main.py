@@ -1025,6 +1025,79 @@ def trips_build(
     )
 
 
+@trips.command("shift")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--days", required=True, type=int, help="Whole days to add to every record's time (negative: earlier).")  # fmt: skip
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True), help="Output: .csv, .csv.gz (times in UTC) or .parquet.")  # fmt: skip
+@click.option("--phone", "phones", multiple=True, help="Keep only this phone's records (repeatable; GeoLife numbers as mapped).")  # fmt: skip
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "parquet", "geolife-points", "plt"]), default=None,
+    help="Force one input format (default: detected per file).",
+)  # fmt: skip
+@click.option("--cell-sites", type=click.Path(exists=True, dir_okay=False), default=None, help="For input records that give cell_id (the output has their lon/lat).")  # fmt: skip
+@click.option("--phone-map", type=click.Path(exists=True, dir_okay=False), default=None, help="subset,user,phone CSV overriding the GeoLife phone numbers.")  # fmt: skip
+def trips_shift(
+    files: tuple[str, ...], days: int, out: str, phones: tuple[str, ...], fmt: str | None,
+    cell_sites: str | None, phone_map: str | None,
+) -> None:  # fmt: skip
+    """Write the records of FILES moved by --days whole days, as a file `trips import` and
+    `--records` read: e.g. GeoLife traces of 2007-2011 moved into the 2022 risk lists to see
+    stars. Reads every file first (all or nothing, as import); no database."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from healthcode.errors import InvalidPhone
+    from healthcode.holders.identity import normalise_phone
+    from healthcode.trips.model import cst_text
+    from healthcode.trips.readers import (
+        GeolifePhoneMap,
+        read_cell_sites,
+        read_records,
+        record_span,
+        shift_records,
+        write_records,
+    )
+
+    if not Path(out).name.lower().endswith((".csv", ".csv.gz", ".parquet", ".pq")):
+        raise click.BadParameter("a .csv, .csv.gz or .parquet file", param_hint="--out")
+    try:
+        keep = sorted({normalise_phone(p) for p in phones})
+    except InvalidPhone as exc:
+        raise click.BadParameter(exc.message, param_hint="--phone") from exc
+    try:
+        sites = read_cell_sites(cell_sites) if cell_sites else None
+        pmap = GeolifePhoneMap.from_csv(phone_map) if phone_map else None
+        table = read_records(files, fmt=fmt, cell_sites=sites, phone_map=pmap)
+    except HealthCodeError as exc:
+        _trip_fail(exc, as_json=False)
+    if keep:
+        table = table.filter(pc.is_in(table.column("phone"), pa.array(keep, pa.string())))
+    if table.num_rows == 0:
+        which = f" of {', '.join(keep)}" if keep else ""
+        click.echo(f"error [trip-no-records]: no records{which} in the input; nothing written", err=True)  # fmt: skip
+        raise SystemExit(1)
+    lo_s, hi_s = (int(v.as_py()) for v in pc.min_max(table.column("epoch_s")).values())
+    if not (_EPOCH_1900 <= lo_s + days * 86_400 and hi_s + days * 86_400 < _EPOCH_3000):
+        raise click.BadParameter(
+            f"the records would leave the years 1900-2999 (they start on "
+            f"{cst_text(datetime.fromtimestamp(lo_s, SHANGHAI))[:10]})", param_hint="--days",
+        )  # fmt: skip
+    shifted = shift_records(table, days)
+    span = record_span(shifted)
+    assert span is not None  # noqa: S101 - not empty
+    first, last = (cst_text(t.astimezone(SHANGHAI)) for t in span)
+    n = write_records(shifted, out)
+    count = len(pc.unique(shifted.column("phone")))
+    click.echo(
+        f"wrote {n} record(s) of {count} phone(s) shifted by {days:+d} day(s) "
+        f"({first} → {last}) to {out}"
+    )
+
+
+#: The instants --as-of allows (1900-01-01 and 3000-01-01, 00:00 UTC), epoch seconds.
+_EPOCH_1900, _EPOCH_3000 = -2_208_988_800, 32_503_680_000
+
+
 def _format_card(card: dict[str, Any], reason: dict[str, str] | None = None) -> str:
     """The card as text lines; ``reason``: why an empty card is empty (last line)."""
     from healthcode.trips import load_policies

@@ -369,7 +369,10 @@ def _sniff(p: Path) -> _Sniff:
         return _Sniff(
             RecordFormat.PLT, "a GeoLife .plt trajectory (first line 'Geolife trajectory')"
         )
-    header = {h.strip().lower() for h in first.split(",")}
+    try:
+        header = {h.strip().lower() for h in next(csv.reader([first]))}
+    except csv.Error:
+        header = set()
     if {"subset", "user", "lat", "lon", "time_utc"} <= header:
         return _Sniff(RecordFormat.GEOLIFE_POINTS, f"a GeoLife points CSV (header {shown!r})")
     if {"phone", "time"} <= header:
@@ -1035,6 +1038,69 @@ def _read_plt(path: Path, phone: str) -> tuple[pa.Table, list[RowError], int]:
         offset_required=False,  # GeoLife .plt times are GMT by format
     )
     return table, errors, n
+
+
+SECONDS_PER_DAY: Final = 86_400
+
+
+def shift_records(records: pa.Table, days: int) -> pa.Table:
+    """The same records moved in time by a whole number of days (places and phones kept).
+
+    Used to bring the 2007-2011 GeoLife traces into the period of the 2022 risk lists, so
+    that their cards get stars (docs/trip-card.md: user 010 by 5,392 days).
+
+    :param records: a :data:`RECORD_SCHEMA` table.
+    :param days: whole days, negative to move back; the Asia/Shanghai time of day of every
+        record is unchanged (China has had no daylight saving time since 1991).
+    :returns: a :data:`RECORD_SCHEMA` table, ``epoch_s`` + ``days`` × 86,400.
+    """
+    shifted = pc.add(records.column("epoch_s"), pa.scalar(days * SECONDS_PER_DAY, pa.int64()))
+    return records.set_column(records.schema.get_field_index("epoch_s"), "epoch_s", shifted)
+
+
+def write_records(records: pa.Table, path: str | Path) -> int:
+    """Write records as a file that every reader takes back, chosen by the extension.
+
+    * ``.csv`` / ``.csv.gz``: ``phone,time,lon,lat,cell_id`` with ``time`` ISO-8601 in UTC
+      (``2022-05-09T03:30:32Z``), an empty ``cell_id`` when there is none;
+    * ``.parquet``: the same columns, ``time`` a ``timestamp[s, UTC]``.
+
+    :param records: a :data:`RECORD_SCHEMA` table (written in its order).
+    :returns: rows written.
+    :raises ValueError: another extension.
+    """
+    p = Path(path)
+    name = p.name.lower()
+    when = records.column("epoch_s").cast(pa.timestamp("s", tz="UTC"))
+    columns = {
+        "phone": records.column("phone"),
+        "lon": records.column("lon"),
+        "lat": records.column("lat"),
+        "cell_id": records.column("cell_id"),
+    }
+    if name.endswith((".parquet", ".pq")):
+        pq.write_table(pa.table({"time": when, **columns}).select(_OUT_COLUMNS), p)
+        return int(records.num_rows)
+    if not name.endswith((".csv", ".csv.gz")):
+        raise ValueError(f"{p}: write records to a .csv, .csv.gz or .parquet file")
+    import pyarrow.csv as pacsv
+
+    text = pc.strftime(when, format="%Y-%m-%dT%H:%M:%SZ")
+    table = pa.table({"time": text, **columns}).select(_OUT_COLUMNS)
+    cells = pc.fill_null(records.column("cell_id"), "")
+    plain = not pc.any(pc.match_substring_regex(cells, r'[,"\r\n]')).as_py()
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none" if plain else "needed")
+    with (
+        pa.CompressedOutputStream(str(p), "gzip")
+        if name.endswith(".gz")
+        else pa.OSFile(str(p), "wb") as out
+    ):
+        out.write((",".join(_OUT_COLUMNS) + "\n").encode())
+        pacsv.write_csv(table, out, options)
+    return int(records.num_rows)
+
+
+_OUT_COLUMNS: Final = ["phone", "time", "lon", "lat", "cell_id"]
 
 
 def record_span(records: pa.Table) -> tuple[datetime, datetime] | None:

@@ -275,6 +275,106 @@ def test_geolife_points_and_plt(run, tmp_path):
     assert r.exit_code == 0, r.output
 
 
+def _user_010_points():
+    """User 010 of geolife_long_10_MB straight from points.csv.gz (csv module, no reader):
+    its distinct (time, lon, lat) points."""
+    import csv
+    import gzip
+
+    path = shared_path("data", "trajectories_geolife_subset", "points.csv.gz")
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
+        return {
+            (row["time_utc"], float(row["lon"]), float(row["lat"]))
+            for row in csv.DictReader(fh)
+            if row["subset"] == "geolife_long_10_MB" and row["user"] == "010"
+        }
+
+
+def _risk_areas_of(tmp_path, province):
+    """The real NHC listing episodes of one province, as an importable file."""
+    import csv
+    import gzip
+
+    src = shared_path("data", "risk_areas_nhc_2022", "risk_area_episodes.csv.gz")
+    out = tmp_path / "episodes.csv"
+    with (
+        gzip.open(src, "rt", encoding="utf-8", newline="") as fh,
+        open(out, "w", encoding="utf-8", newline="") as dst,
+    ):
+        reader = csv.DictReader(fh)
+        writer = csv.DictWriter(dst, fieldnames=reader.fieldnames, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(row for row in reader if row["province"] == province)
+    return out
+
+
+def test_shift_moves_geolife_user_010_into_the_risk_lists(run, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    points = shared_path("data", "trajectories_geolife_subset", "points.csv.gz")
+    result = CliRunner().invoke(
+        cli, ["trips", "shift", str(points), "--phone", "19900001010", "--days", "5392",
+              "--out", "user010.csv"], obj={}, catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    raw = _user_010_points()
+    assert f"wrote {len(raw)} record(s) of 1 phone(s) shifted by +5392 day(s)" in result.stdout
+    shifted = (tmp_path / "user010.csv").read_text(encoding="utf-8").splitlines()
+    assert shifted[0] == "phone,time,lon,lat,cell_id"
+    rows = [line.split(",") for line in shifted[1:]]
+    assert {p for p, *_ in rows} == {"19900001010"}
+    moved = {
+        (
+            (datetime.fromisoformat(t) - timedelta(days=5392))
+            .astimezone(UTC)
+            .strftime("%Y-%m-%dT%H:%M:%SZ"),
+            float(lon),
+            float(lat),
+        )
+        for _, t, lon, lat, _ in rows
+    }
+    assert moved == raw  # every distinct point, exactly 5,392 days later
+    # the shifted trace in Harbin on 2022-05-10, starred by the real list of 黑龙江 of 05-11
+    r = run("risk-areas", "import", str(_risk_areas_of(tmp_path, "黑龙江省")))
+    assert r.exit_code == 0, r.output
+    r = run("trips", "import", "user010.csv", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["stored"] == len(raw)
+    r = run("trips", "card", "19900001010", "--as-of", "2022-05-12", "--json")
+    cities = {c["name"]: c["star"] for c in json.loads(r.stdout)["cities"]}
+    assert cities["哈尔滨市"] is True
+
+
+def test_shift_bad_options_and_no_records(tmp_path, records, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def shift(*args):
+        return CliRunner().invoke(cli, ["trips", "shift", str(records), *args], obj={},
+                                  catch_exceptions=False)  # fmt: skip
+
+    r = shift("--days", "-2", "--out", "back.parquet")
+    assert r.exit_code == 0, r.output
+    back = shift("--days", "0", "--out", "same.csv")
+    assert back.exit_code == 0
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(tmp_path / "back.parquet")
+    first = t.column("time")[0].as_py()
+    assert first.isoformat() == "2022-11-13T00:00:00+00:00"  # 2022-11-15T08:00+08:00 - 2 days
+    r = shift("--days", "1", "--phone", "13700000000", "--out", "x.csv")
+    assert r.exit_code == 1 and "error [trip-no-records]" in r.stderr
+    assert not (tmp_path / "x.csv").exists()
+    for args in (
+        ("--days", "400000", "--out", "x.csv"),  # beyond the year 2999
+        ("--days", "1", "--out", "x.txt"),
+        ("--days", "1", "--phone", "123", "--out", "x.csv"),
+        ("--days", "one", "--out", "x.csv"),
+        ("--days", "1", "--format", "parquet", "--out", "x.csv"),  # a CSV is not Parquet
+    ):
+        r = shift(*args)
+        assert r.exit_code == 2, (args, r.output)
+        assert "Traceback" not in r.output
+
+
 def test_retention_sweep_json(run, records):
     run("trips", "import", str(records))
     r = run("retention", "sweep", "--at", "2022-12-05T00:00:00+08:00", "--json")

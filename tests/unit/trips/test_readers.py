@@ -436,3 +436,29 @@ def test_plt_bad_line(tmp_path):
     path.write_text(header + "39.9,116.4,0,500,39322.7,2007-08-28,17:13:02\n")
     assert read_records(path).column("phone").to_pylist() == ["19900000010"]
     assert read_records(path, phone="13912345678").column("phone").to_pylist() == ["13912345678"]
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.csv.gz", "out.parquet"])
+def test_shifted_records_written_read_back_the_same(tmp_path, name):
+    from healthcode.trips.readers import shift_records, write_records
+
+    sites = read_cell_sites(write(tmp_path, "s.csv", 'cell_id,lon,lat\n"A,1",121.47,31.23\n'))
+    path = write(
+        tmp_path,
+        "in.csv",
+        "phone,time,lon,lat,cell_id\n"
+        "13912345678,2022-11-20T21:40:00+08:00,116.318417,39.984702,\n"
+        '13912345678,2022-11-20T23:59:59+08:00,,,"A,1"\n',  # a cell id with a comma
+    )
+    table = read_records(path, cell_sites=sites)
+    later = shift_records(table, 5392)
+    assert [e - f for e, f in zip(later.column("epoch_s").to_pylist(),
+                                  table.column("epoch_s").to_pylist(), strict=True)] == [
+        5392 * 86400
+    ] * 2  # fmt: skip
+    assert write_records(later, tmp_path / name) == 2
+    back = read_records(tmp_path / name)
+    assert back.to_pylist() == later.to_pylist()
+    assert shift_records(later, -5392).to_pylist() == table.to_pylist()
+    with pytest.raises(ValueError, match=".csv, .csv.gz or .parquet"):
+        write_records(later, tmp_path / "out.json")
