@@ -254,6 +254,8 @@ class _CertificateGroup(click.Group):
     ``certificate revoke|list …`` are sub-commands."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if len(args) > 2 and args[0] == "--db" and args[2] in self.commands:
+            args = [args[2], *args[:2], *args[3:]]  # `certificate --db X list …`
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["issue", *args]
         return super().parse_args(ctx, args)

@@ -383,6 +383,7 @@ def revoke(session: Session, ident: str, *, reason: str, at: datetime, actor: st
     reason = " ".join(reason.split())
     if not reason or len(reason) > MAX_REASON_CHARS:
         raise RevocationReasonInvalid(f"a revocation reason is 1 to {MAX_REASON_CHARS} characters")
+    at = at.replace(microsecond=0)
     row = find_certificate(session, ident)
     if row.revoked_at is not None:
         raise CertificateAlreadyRevoked(

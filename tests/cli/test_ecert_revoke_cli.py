@@ -85,3 +85,6 @@ def test_exit_codes(run, holder_id):  # noqa: F811
     assert _issue(run, holder_id, "--kind", "test")["kind"] == "test"
     r = run("certificate", "issue", holder_id, "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["format"] == "hc1"
+    # --db right after `certificate` goes to the sub-command
+    r = run("certificate", "--db", "hc.db", "list", holder_id, "--json")
+    assert r.exit_code == 0 and len(json.loads(r.stdout)["certificates"]) == 3
