@@ -268,7 +268,7 @@ def test_real_german_certificate_png_in_plain_words(page, german, locale):
     signer_ended = china_time(report["details"]["signer_valid_until"])
     assert msg(locale, "reason.hc1.expired", date=ended) in failures
     assert msg(locale, "reason.hc1.signer-certificate-expired", date=signer_ended) in failures
-    assert msg(locale, "stage.signer") in failures and msg(locale, "stage.expiry") in failures
+    assert msg(locale, "stage.hc1.signer") in failures and msg(locale, "stage.expiry") in failures
     # never the advice for our own short-lived codes
     assert msg(locale, "reason.native.expired") not in page.inner_text("#result")
     holder = page.inner_text("#verdict-holder")

@@ -160,7 +160,9 @@ def test_every_stage_has_a_name(locale):
 def test_format_specific_words_exist_in_both_languages(locale):
     other = "en" if locale == "zh_CN" else "zh_CN"
     for msg in CATALOGS[other]:
-        if isinstance(msg.id, str) and re.match(r"^(reason|warning)\.(native|hc1|shc)\.", msg.id):
+        if isinstance(msg.id, str) and re.match(
+            r"^(reason|warning|stage)\.(native|hc1|shc)\.", msg.id
+        ):
             assert words(locale, msg.id), (locale, msg.id)
 
 
@@ -176,3 +178,11 @@ def test_certificates_never_get_the_advice_for_our_short_lived_codes(locale, fmt
     clock = words(locale, f"reason.{fmt}.not-yet-valid") or ""
     assert ("clock" in clock) if locale == "en" else ("时钟" in clock or "时间" in clock)
     assert "{date}" in (words(locale, "reason.hc1.signer-certificate-expired") or "")
+
+
+def test_format_specific_stage_names_are_stages_of_that_format():
+    stages = {"native": native.STAGES, **{f: m.STAGES for f, m in FORMATS.items()}}
+    for msg in CATALOGS["en"]:
+        m = re.match(r"^stage\.(native|hc1|shc)\.(.+)$", str(msg.id))
+        if m:
+            assert m.group(2) in stages[m.group(1)], msg.id

@@ -37,7 +37,9 @@
   let scanning = false;
   let timer = null;
 
-  const stageName = (s) => hc.t("stage." + s, null, s);
+  /** A stage's name, in the words of the report's format first (stage.hc1.signer). */
+  const stageName = (s, report) =>
+    (report && report.format && hc.lookup("stage." + report.format + "." + s)) || hc.t("stage." + s, null, s);
 
   /** "YYYY-MM-DD HH:MM" in China Standard Time of an ISO instant, or null. */
   function when(iso) {
@@ -165,7 +167,7 @@
       const state = v === true ? "passed" : v === false ? "failed" : "skipped";
       const li = hc.el("li", { class: "stage stage-" + state, "data-stage": s });
       li.appendChild(hc.el("span", { class: "mark", "aria-hidden": "true" }, mark));
-      li.appendChild(hc.el("span", {}, stageName(s) + " — " + hc.t("js.stage-" + state)));
+      li.appendChild(hc.el("span", {}, stageName(s, report) + " — " + hc.t("js.stage-" + state)));
       stageList.appendChild(li);
     }
     result.scrollIntoView({ block: "start" });
@@ -175,7 +177,7 @@
     const li = hc.el("li", { class: "failure" });
     if (stage) {
       li.dataset.stage = stage;
-      li.appendChild(hc.el("strong", { class: "failure-stage" }, stageName(stage)));
+      li.appendChild(hc.el("strong", { class: "failure-stage" }, stageName(stage, report)));
     }
     if (reason) {
       li.dataset.reason = reason;
