@@ -302,3 +302,46 @@ def test_demo_e_certificate_is_marked_on_the_page(page, live_server, fmt):
     assert "DEMO" in page.inner_text("#verdict-demo")
     assert msg("zh_CN", f"warning.{fmt}.demo") in page.inner_text("#warning-list")
     assert msg("zh_CN", "js.type-test") in page.inner_text("#verdict-holder")
+
+
+def _report(fmt: str, code: str, details: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "format": fmt,
+        "verdict": "invalid",
+        "colour": None,
+        "status_code": None,
+        "stages": {"prefix": True, "expiry": False},
+        "reasons": [code],
+        "warnings": [],
+        "holder": {},
+        "type": None,
+        "failures": {"expiry": code},
+        **({"details": details} if details else {}),
+    }
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    ("report", "key", "params"),
+    [
+        (_report("native", "expired"), "reason.native.expired", {}),
+        (_report("hc1", "expired"), "reason.expired", {}),  # no date: the generic words
+        (
+            _report("shc", "not-yet-valid", {"valid_from": "2024-05-01T16:30:00+00:00"}),
+            "reason.shc.not-yet-valid",
+            {"date": "2024-05-02 00:30"},
+        ),
+    ],
+    ids=["hp1-expired", "hc1-expired-undated", "shc-not-yet-valid"],
+)
+def test_words_follow_the_format_and_what_the_report_knows(page, live_server, report, key, params):
+    page.route("**/verify", lambda route: route.fulfill(json=report))
+    page.goto(f"{live_server.url}/verifier")
+    page.fill("#text", "HC1:ANYTHING")
+    page.click("#paste-form button[type=submit]")
+    page.wait_for_selector("#result:not([hidden])")
+    failures = page.inner_text("#failure-list")
+    assert msg("zh_CN", key, **params) in failures
+    assert "{" not in failures  # never a placeholder left unfilled
+    if report["format"] != "native":
+        assert msg("zh_CN", "reason.native.expired") not in failures
