@@ -213,6 +213,8 @@ def build_trust(
             for kid, cs in ours.dcc.items():
                 store.dcc.setdefault(kid, []).extend(cs)
             store.shc.update(ours.shc)
+            store.demo_dcc |= ours.demo_dcc  # our DEMO e-certificate keys: the demo warning
+            store.demo_shc |= ours.demo_shc
             store.revoked_dcc |= ours.revoked_dcc  # our revoked e-certificates
             for shc_kid, rids in ours.revoked_shc.items():
                 store.revoked_shc.setdefault(shc_kid, set()).update(rids)
@@ -283,26 +285,16 @@ def build_options(
         from healthcode.credentials.trustload import load_dcc_rules
 
         rules = load_dcc_rules(rules_file)
-    schema_root = Path(settings.shared, "vectors", "dcc-schema")
-    schema_dir = (
-        str(schema_root / "eu-dcc-schema") if (schema_root / "eu-dcc-schema").is_dir() else None
-    )
-    value_sets: dict[str, Any] = {}
-    names = None
-    vs_dir = schema_root / "eu-dcc-valuesets"
-    if vs_dir.is_dir():
-        from healthcode.credentials.valuesets import load_value_sets
+    from dataclasses import replace
 
-        vs = load_value_sets(vs_dir)
-        names = vs
-        value_sets = {k: list(v) for k, v in vs.items()}
-    return VerifyOptions(
+    from healthcode.service import default_verify_options
+
+    # The same schemas and value sets as the server's verifier page (one place builds them).
+    return replace(
+        default_verify_options(settings.shared),
         rules=rules,
         country=country,
-        value_sets=value_sets,
-        schema_dir=schema_dir,
         lenient_prefix=lenient_prefix,
-        value_set_names=names,
     )
 
 

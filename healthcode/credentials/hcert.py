@@ -7,7 +7,7 @@ Chain (one report stage each; see :mod:`healthcode.credentials.pipeline`)::
     → signer (kid → trusted DSC; certificate not expired at the clock)
     → signature (ES256 / ES384 / PS256 / EdDSA over the received bytes)
     → cbor (CWT claims: iss, iat, exp, hcert -260 → 1 → payload)
-    → expiry (iat ≤ clock < exp) → schema (soft: deviations are warnings)
+    → expiry (iat ≤ clock ≤ exp, as the EU suite expects) → schema (soft: deviations are warnings)
     → key_usage (DSC extended key usage vs certificate type) → revocation → rules
 
 The decoding stages stop what depends on them; once the COSE structure and the

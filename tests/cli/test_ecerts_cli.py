@@ -67,10 +67,13 @@ def test_certificate_json_files_and_verify(run, holder_id, tmp_path, fmt):  # no
     report = json.loads(v.stdout)
     assert v.exit_code == 0 and report["verdict"] == "valid", report
     assert report["type"] == "test"
-    # a verifier holding only the exported signed trust list accepts it too
+    assert "demo" in report["warnings"], report  # signed by a DEMO key of this database
+    # a verifier holding only the exported signed trust list accepts it too, still as DEMO
     assert run("trust", "export", "--out", "trust.json").exit_code == 0
     v = run("verify", out["text"], "--trust-list", "trust.json", "--json")
-    assert json.loads(v.stdout)["verdict"] == "valid", v.stdout
+    listed = json.loads(v.stdout)
+    assert listed["verdict"] == "valid", v.stdout
+    assert "demo" in listed["warnings"], listed
 
 
 def test_vaccination_pdf_names_the_product(run, holder_id, tmp_path):  # noqa: F811
