@@ -7,6 +7,7 @@
 | sealed phone numbers | while a record or a card of the phone exists | only needed to rebuild cards |
 | sign-in / trip-card SMS codes | **15 minutes** after they were sent | rate limits count codes of the last 15 minutes; codes expire after 5 |
 | holder and trip-card page sessions | until they expire | |
+| e-certificate register rows | until **1 day** after the certificate expired, unless revoked | kept only to revoke the certificate; revoked rows stay (an SHC CRL's `ctr` counts them) |
 
 The stay definition looks up to 72 h before a window's first day
 (:class:`healthcode.trips.StayRule`): with the 7-day window in force since
@@ -31,11 +32,14 @@ class RetentionPolicy:
     :ivar trip_cards_days: cards whose query date is more than this many Asia/Shanghai
         days before ``at``'s day go.
     :ivar otp_challenge_seconds: SMS codes sent more than this long ago go.
+    :ivar e_certificate_grace_days: unrevoked e-certificate register rows go this many
+        days after their certificate expired.
     """
 
     location_records_days: int = 15
     trip_cards_days: int = 15
     otp_challenge_seconds: int = 900
+    e_certificate_grace_days: int = 1
 
     @classmethod
     def default(

@@ -20,6 +20,7 @@ from healthcode.audit.tags import AuditTag
 from healthcode.clock import SHANGHAI
 from healthcode.retention.policy import RetentionPolicy
 from healthcode.storage.models import (
+    ECertificate,
     HolderSession,
     LocationRecord,
     OtpChallenge,
@@ -73,6 +74,25 @@ def sweep_holder_sessions(session: Session, *, at: datetime) -> int:
     return _run(session, delete(HolderSession).where(HolderSession.expires_at <= at))
 
 
+def sweep_e_certificates(session: Session, *, at: datetime, grace_days: int) -> int:
+    """Delete the register rows of e-certificates that expired more than ``grace_days``
+    before ``at`` and were never revoked.
+
+    A certificate past its ``exp`` fails every verifier's expiry check, so its row
+    (kept only to revoke it) has no use left; ``grace_days`` covers verifiers with a
+    slow clock. Revoked rows stay: an SMART Health Card CRL's ``ctr`` counts the
+    revocations under its key and must never go down (SMART Health Cards spec,
+    "Revocation").
+    """
+    cutoff = at - timedelta(days=grace_days)
+    return _run(
+        session,
+        delete(ECertificate).where(
+            ECertificate.expires_at < cutoff, ECertificate.revoked_at.is_(None)
+        ),
+    )
+
+
 def sweep_trip_sessions(session: Session, *, at: datetime) -> int:
     """Delete trip-card page sessions that expired at or before ``at``."""
     return _run(session, delete(TripSession).where(TripSession.expires_at <= at))
@@ -101,6 +121,9 @@ def sweep_all(
         "otp_challenges": sweep_otp_challenges(session, at=at, seconds=p.otp_challenge_seconds),
         "holder_sessions": sweep_holder_sessions(session, at=at),
         "trip_sessions": sweep_trip_sessions(session, at=at),
+        "e_certificates": sweep_e_certificates(
+            session, at=at, grace_days=p.e_certificate_grace_days
+        ),
     }
     deleted["trip_phones"] = sweep_trip_phones(session, at=at)  # after records and cards
     out: dict[str, Any] = {
@@ -109,6 +132,7 @@ def sweep_all(
             "location_records_days": p.location_records_days,
             "trip_cards_days": p.trip_cards_days,
             "otp_challenge_seconds": p.otp_challenge_seconds,
+            "e_certificate_grace_days": p.e_certificate_grace_days,
         },
         "deleted": deleted,
         "total": sum(deleted.values()),

@@ -9,6 +9,7 @@ invalid with ``revocation`` failed, and the others still valid.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -198,3 +199,20 @@ def test_production_store_checks_revocations_of_our_keys(ec_svc):  # noqa: F811
 
         add_revocations(s, store, at=ec_svc.now())
     assert store.revoked_shc == {card.kid: set()} and store.revoked_dcc == set()
+
+
+def test_retention_sweep_drops_expired_register_rows_but_keeps_revocations(ec_svc):  # noqa: F811
+    hid = holder(ec_svc)
+    kept = ec_svc.issue_certificate(hid, kind="test", format="hc1")
+    revoked = ec_svc.issue_certificate(hid, kind="test", format="shc")
+    ec_svc.revoke_certificate(revoked.id, reason="superseded", actor="test")
+    last_expiry = max(kept.expires_at, revoked.expires_at)
+
+    # one day of grace after expiry: the row of an unrevoked certificate is still there
+    out = ec_svc.retention_sweep(at=kept.expires_at + timedelta(hours=23))
+    assert out["deleted"]["e_certificates"] == 0
+    out = ec_svc.retention_sweep(at=last_expiry + timedelta(days=1, seconds=1))
+    assert out["deleted"]["e_certificates"] == 1
+    with ec_svc.db.read() as s:
+        left = list(s.execute(select(ECertificate.id)).scalars())
+    assert left == [revoked.id]  # a CRL's ctr counts revocations: they are never swept
