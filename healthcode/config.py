@@ -14,6 +14,8 @@ Only this module reads ``os.environ``; domain code receives values as arguments.
 | ``HEALTHCODE_ADMIN_TOKEN``   | ``admin_token``     | empty (in ``prod`` the admin page needs ``Authorization: Bearer`` this token; empty = closed) |
 | ``HEALTHCODE_DCC_TRUST``     | ``dcc_trust``       | none: ``;``-separated EU DCC signer certificates (PEM/DER/base64 DER) or DCC trust-list JSON files the server's verifier also trusts |
 | ``HEALTHCODE_SHC_ISSUER_KEYS`` | ``shc_issuer_keys`` | none: ``;``-separated SMART Health Card key sets, ``ISS=PATH`` or ``PATH`` |
+| ``HEALTHCODE_DCC_RULES``     | ``dcc_rules``       | none: an EU DCC business-rule file (DCC Gateway format) the server's verifier evaluates |
+| ``HEALTHCODE_DCC_COUNTRY``   | ``dcc_country``     | ``CN`` when ``HEALTHCODE_DCC_RULES`` is set: the destination whose rules apply (ISO 3166-1 alpha-2) |
 | ``HEALTHCODE_PUBLIC_URL``    | ``public_url``      | ``http://127.0.0.1:8000`` (base URL of this server as others reach it: SMART Health Card issuers are ``{public_url}/issuers/{region}``) |
 | ``HEALTHCODE_CJK_FONT``      | ``cjk_font``        | empty: the e-certificate PDF embeds the first CJK font found in the usual system places (Debian ``fonts-noto-cjk`` …); a path names a TTF/OTF/TTC file instead |
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +36,8 @@ from healthcode.errors import ConfigError, MissingSharedFile
 #: The development master key: derived from a public string, so anyone can
 #: recompute it. ``environment="prod"`` refuses to start with it.
 DEV_MASTER_KEY = hashlib.sha256(b"healthcode development master key - NOT FOR PRODUCTION").digest()
+#: The destination of the server's DCC business rules when ``HEALTHCODE_DCC_COUNTRY`` is unset.
+DEFAULT_RULES_COUNTRY = "CN"
 
 
 @dataclass(frozen=True)
@@ -51,11 +56,21 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     dcc_trust: tuple[str, ...] = ()
     shc_issuer_keys: tuple[str, ...] = ()
+    dcc_rules: str = ""
+    dcc_country: str = ""
     cjk_font: str = ""
 
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+    @property
+    def rules_country(self) -> str | None:
+        """The destination whose DCC business rules the server applies: ``dcc_country``, or
+        ``CN`` when a rules file is set without one; None without rules."""
+        if not self.dcc_rules:
+            return None
+        return self.dcc_country or DEFAULT_RULES_COUNTRY
 
     @property
     def uses_dev_master_key(self) -> bool:
@@ -90,7 +105,9 @@ class Settings:
     def check(self) -> None:
         """Refuse unsafe combinations.
 
-        :raises ConfigError: production mode with the development master key.
+        :raises ConfigError: production mode with the development master key; a token
+            lifetime out of range; a malformed public URL; ``HEALTHCODE_DCC_COUNTRY`` that
+            is not two letters, or given without ``HEALTHCODE_DCC_RULES``.
         """
         if self.is_prod and self.uses_dev_master_key:
             raise ConfigError(
@@ -102,6 +119,16 @@ class Settings:
         if not self.public_url.startswith(("https://", "http://")) or self.public_url.endswith("/"):
             raise ConfigError(
                 "HEALTHCODE_PUBLIC_URL must be an http(s) URL without a trailing slash"
+            )
+        if self.dcc_country and not re.fullmatch(r"[A-Z]{2}", self.dcc_country):
+            raise ConfigError(
+                f"HEALTHCODE_DCC_COUNTRY must be an ISO 3166-1 alpha-2 code (two letters, "
+                f"e.g. CN), not {self.dcc_country[:20]!r}"
+            )
+        if self.dcc_country and not self.dcc_rules:
+            raise ConfigError(
+                "HEALTHCODE_DCC_COUNTRY needs HEALTHCODE_DCC_RULES (a rules file): there is "
+                "no default rule set, so a destination alone would check nothing"
             )
 
 
@@ -147,6 +174,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     ):
         if env.get(var):
             kwargs[name] = tuple(part.strip() for part in env[var].split(";") if part.strip())
+    if env.get("HEALTHCODE_DCC_RULES", "").strip():
+        kwargs["dcc_rules"] = env["HEALTHCODE_DCC_RULES"].strip()
+    if env.get("HEALTHCODE_DCC_COUNTRY", "").strip():
+        kwargs["dcc_country"] = env["HEALTHCODE_DCC_COUNTRY"].strip().upper()
     if env.get("HEALTHCODE_CJK_FONT"):
         kwargs["cjk_font"] = env["HEALTHCODE_CJK_FONT"]
     if env.get("HEALTHCODE_PUBLIC_URL"):

@@ -34,7 +34,7 @@ from healthcode.credentials.qr import looks_like_image
 from healthcode.credentials.report import VerificationReport
 from healthcode.credentials.trust import TrustStore
 from healthcode.ecerts.service import IssuedCertificate
-from healthcode.errors import FileUnreadable, NotFound
+from healthcode.errors import NotFound
 from healthcode.facts.service import gather_facts, import_facts
 from healthcode.holders import status as status_svc
 from healthcode.holders.service import HolderKeys, enrol, get_holder, read_pii
@@ -101,6 +101,7 @@ class HealthCode:
         self.ruleset: RuleSet = load_default_ruleset()
         self._checkpoint_signer: Any = None
         self._trust_cache: tuple[float, TrustStore] | None = None
+        self._trust_problems: tuple[str, ...] = ()
         self._verify_options: VerifyOptions | None = None
         self._audit_buffer: list[dict[str, Any]] = []
         self._buffer_lock = threading.Lock()
@@ -354,33 +355,83 @@ class HealthCode:
         """Foreign issuers the deployment trusts (``HEALTHCODE_DCC_TRUST``, ``HEALTHCODE_SHC_ISSUER_KEYS``),
         so a checkpoint's verifier page accepts EU DCC / SMART Health Cards from them.
 
-        :raises FileUnreadable: a configured file cannot be read (named in the message).
+        Never raises: the server checked these files at start-up
+        (:meth:`check_server_config`); one that breaks later is left out and recorded in
+        ``store.unavailable`` (logged once per change), so our own codes still verify and
+        a foreign credential whose signer is then not found says why
+        (``foreign-trust-unavailable``).
         """
         from healthcode.credentials import trustload
 
-        for path in self.settings.dcc_trust:
-            try:
-                raw = Path(path).read_bytes()
-            except OSError as exc:
-                raise FileUnreadable(f"HEALTHCODE_DCC_TRUST: cannot read {path}: {exc}") from exc
-            loaded = (
-                trustload.load_dcc_trust_list_json(path)
-                if raw.lstrip()[:1] in (b"{", b"[")
-                else trustload.load_dcc_certificates([path])
+        sources = trustload.load_configured_trust(
+            self.settings.dcc_trust, self.settings.shc_issuer_keys, trust=store
+        )
+        bad = [s for s in sources if not s.ok]
+        store.unavailable = [s.to_dict() for s in bad]
+        problems = tuple(s.describe() for s in bad)
+        if problems != self._trust_problems:
+            for line in problems:
+                log.error("foreign trust not loaded: %s", line)
+            if not problems and self._trust_problems:
+                log.warning("foreign trust loaded again: every configured file is usable")
+            self._trust_problems = problems
+
+    def check_server_config(self) -> list[Any]:
+        """The server's start-up check: load the configured foreign trust and business rules
+        now, refusing any file that cannot be used.
+
+        :returns: the :class:`~healthcode.credentials.trustload.TrustSource` of each
+            configured trust file (for the start-up log).
+        :raises ConfigError: a file of ``HEALTHCODE_DCC_TRUST`` or
+            ``HEALTHCODE_SHC_ISSUER_KEYS`` is unreadable or unusable (the message names the
+            setting and the file), or ``HEALTHCODE_DCC_RULES`` is (per-entry problems in
+            ``details["errors"]``).
+        """
+        from healthcode.credentials import trustload
+        from healthcode.errors import ConfigError
+
+        sources = trustload.load_configured_trust(
+            self.settings.dcc_trust, self.settings.shc_issuer_keys, trust=TrustStore()
+        )
+        bad = [s for s in sources if not s.ok]
+        if bad:
+            raise ConfigError(
+                "; ".join(s.describe() for s in bad)
+                + " — fix or remove the file(s), then start again",
+                details={"files": [s.to_dict() | {"path": s.path} for s in bad]},
             )
-            for kid, certs in loaded.items():
-                store.dcc.setdefault(kid, []).extend(certs)
-        if self.settings.shc_issuer_keys:
-            trustload.load_shc_keysets(list(self.settings.shc_issuer_keys), trust=store)
+        self.verify_options()  # reads and checks HEALTHCODE_DCC_RULES
+        return sources
 
     def verify_options(self) -> VerifyOptions:
         """The options of this deployment's verifications when none are given (the web
         verifier's): the same DCC schemas and value sets as ``healthcode verify``, read
-        once from ``$HEALTHCODE_SHARED/vectors/dcc-schema`` (see :func:`default_verify_options`).
+        once from ``$HEALTHCODE_SHARED/vectors/dcc-schema`` (see :func:`default_verify_options`),
+        and the business rules of ``HEALTHCODE_DCC_RULES`` for ``HEALTHCODE_DCC_COUNTRY``
+        (default ``CN``), read once.
+
+        :raises ConfigError: ``HEALTHCODE_DCC_RULES`` cannot be read or is not a valid
+            rules file (the server checks this at start-up: :meth:`check_server_config`).
         """
         options = self._verify_options
         if options is None:
-            options = self._verify_options = default_verify_options(self.settings.shared)
+            options = default_verify_options(self.settings.shared)
+            if self.settings.dcc_rules:
+                import dataclasses
+
+                from healthcode.credentials.trustload import load_dcc_rules
+                from healthcode.errors import ConfigError, HealthCodeError
+
+                try:
+                    rules = load_dcc_rules(self.settings.dcc_rules)
+                except HealthCodeError as exc:
+                    raise ConfigError(
+                        f"HEALTHCODE_DCC_RULES: {exc.message}", details=exc.details
+                    ) from exc
+                options = dataclasses.replace(
+                    options, rules=rules, country=self.settings.rules_country
+                )
+            self._verify_options = options
         return options
 
     def forget_trust(self) -> None:
@@ -409,13 +460,15 @@ class HealthCode:
             report.stages["picture"] = picture
             report.fail("prefix", SeveralCodes.code)
         else:
+            store = trust or self.trust_store()
             report = verify(
                 texts,
-                trust=trust or self.trust_store(),
+                trust=store,
                 at=at or self.now(),
                 options=options or self.verify_options(),
                 picture=picture,
             )
+            report.note_unavailable_trust(store.unavailable)
         self._audit_verify(report, actor)
         return report
 
@@ -441,12 +494,12 @@ class HealthCode:
         elif scanned.card_file is not None:
             from healthcode.credentials import shc
 
+            store = kw.get("trust") or self.trust_store()
             reports = shc.verify_file(
-                scanned.card_file,
-                name=scanned.name,
-                trust=kw.get("trust") or self.trust_store(),
-                at=kw.get("at") or self.now(),
+                scanned.card_file, name=scanned.name, trust=store, at=kw.get("at") or self.now()
             )
+            for one in reports:
+                one.note_unavailable_trust(store.unavailable)
             report = reports[0]
             if len(reports) > 1:
                 report.details["cards"] = [r.to_dict() for r in reports]

@@ -130,6 +130,15 @@ def serve(host: str, port: int, workers: int, demo: bool, demo_date: str | None)
 
     settings = settings_from_ctx()
     app_svc = service()
+    try:  # refuse to start with configured trust or rules files that cannot be used
+        sources = app_svc.check_server_config()
+    except HealthCodeError as exc:
+        app_svc.close()
+        fail(exc, as_json=False)
+    from healthcode.cli.verifying import server_trust_lines
+
+    for line in server_trust_lines(settings, sources, app_svc.verify_options()):
+        click.echo(line, err=True)
     if demo:
         from healthcode.demo import load_demo
 
@@ -155,7 +164,11 @@ def serve(host: str, port: int, workers: int, demo: bool, demo_date: str | None)
     else:
         from healthcode.web.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        try:
+            app = create_app(settings)
+        except HealthCodeError as exc:  # a configured file broke since the check above
+            fail(exc, as_json=False)
+        uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 # --------------------------------------------------------------------------- holders

@@ -303,6 +303,38 @@ STAGE_WORDS = {
     False: "FAILED",
     None: "—",
 }
+#: The instants a report's ``details`` may carry, with the words the text output uses.
+DATE_WORDS = (
+    ("valid_from", "valid from"),
+    ("valid_until", "validity ended"),
+    ("expires_at", "valid until"),
+    ("signer_valid_from", "signer certificate valid from"),
+    ("signer_valid_until", "signer certificate expired"),
+)
+
+
+def _utc(iso: str) -> str:
+    """``2021-06-01 18:00:00 UTC`` for an ISO 8601 instant (as given when it is not one)."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return str(iso)
+    if moment.tzinfo is None:
+        return str(iso)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def report_dates(details: dict[str, Any]) -> list[str]:
+    """The instants of a report's ``details`` in words (``validity ended 2021-06-01 18:00:00
+    UTC``), in a fixed order; ``expires_at`` only when ``valid_until`` (the same instant,
+    given because it passed) is absent."""
+    out = []
+    for key, words in DATE_WORDS:
+        value = details.get(key)
+        if not isinstance(value, str) or (key == "expires_at" and details.get("valid_until")):
+            continue
+        out.append(f"{words} {_utc(value)}")
+    return out
 
 
 def format_report(out: dict[str, Any]) -> str:
@@ -320,6 +352,9 @@ def format_report(out: dict[str, Any]) -> str:
     if out["warnings"]:
         lines.append("warnings: " + ", ".join(out["warnings"]))
     details = out.get("details") or {}
+    dates = report_dates(details)
+    if dates:
+        lines.append("dates:   " + "; ".join(dates))
     rules = details.get("rules") or []
     if rules:
         failed = [r for r in rules if r.get("result") != "passed"]
@@ -334,4 +369,30 @@ def format_report(out: dict[str, Any]) -> str:
             lines.append(line)
     for refused in details.get("refused_key_sets") or []:
         lines.append(f"key set refused: {refused['issuer']}: {refused['reason']}")
+    for missing in details.get("trust_unavailable") or []:
+        lines.append(
+            f"trust not loaded: {missing.get('setting')}: {missing.get('file')} "
+            f"({missing.get('code')})"
+        )
     return "\n".join(lines)
+
+
+def server_trust_lines(settings: Settings, sources: list[Any], options: VerifyOptions) -> list[str]:
+    """What ``healthcode serve`` says at start about its verifier's configured trust and rules.
+
+    :param sources: the :class:`~healthcode.credentials.trustload.TrustSource` list of
+        :meth:`healthcode.service.HealthCode.check_server_config`.
+    :param options: the server's verify options (its business rules).
+    """
+    lines = [f"foreign trust: {source.describe()}" for source in sources]
+    if not sources:
+        lines.append(
+            "foreign trust: none (HEALTHCODE_DCC_TRUST and HEALTHCODE_SHC_ISSUER_KEYS unset): "
+            "the verifier trusts only this deployment's own issuers"
+        )
+    if options.rules is not None:
+        lines.append(
+            f"business rules: {len(options.rules)} rule(s) from {settings.dcc_rules} "
+            f"(HEALTHCODE_DCC_RULES), destination {options.country}"
+        )
+    return lines

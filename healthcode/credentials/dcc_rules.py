@@ -120,6 +120,7 @@ class RuleResult:
             "country": self.country,
             "result": self.result,
             "description": self.description,
+            "descriptions": dict(self.descriptions),
             "affected_fields": list(self.affected_fields),
             **({"error": self.error} if self.error else {}),
         }

@@ -711,6 +711,11 @@ def _holder(payload: Mapping[str, Any], report: VerificationReport) -> None:
         "given_name": given_s,
         "birth_date": dob,
     }
+    # the ICAO 9303 transliteration, shown beside a name written in another script
+    for key, out in (("fnt", "family_name_transliterated"), ("gnt", "given_name_transliterated")):
+        value = nam.get(key)
+        if isinstance(value, str) and value and value not in (family_s, given_s):
+            report.holder[out] = value
 
 
 _DISPLAY_FIELDS = {
@@ -844,6 +849,8 @@ def verify_into(
         return report
     payload = cwt.payload
     report.claims = {"iss": cwt.iss, "iat": cwt.iat, "exp": cwt.exp, "hcert": payload}
+    if cwt.exp is not None:
+        details["expires_at"] = _instant(cwt.exp)  # shown for a valid certificate: "valid until"
     _holder(payload, report)
     types = certificate_types(payload)
     report.type = TYPE_NAMES[types[0]] if len(types) == 1 else ("mixed" if types else None)
@@ -945,6 +952,6 @@ def verify_into(
     if misses:
         report.warn("value-set-unknown-code")
         report.details["unknown_codes"] = misses
-    if options.value_set_names:
-        report.details["certificate"] = describe_entries(payload, options.value_set_names)
+    # the entries, for display: codes named when value sets are loaded, as they are otherwise
+    report.details["certificate"] = describe_entries(payload, options.value_set_names)
     return report

@@ -14,6 +14,13 @@ no stage gave (``card-invalid``) is only in ``reasons``. ``details`` (present wh
 not empty) holds per-format extras, among them the instants the plain words need:
 ``valid_from`` / ``valid_until`` when the validity window failed, and for ``HC1:``
 ``signer_valid_from`` / ``signer_valid_until`` of the signer certificate (ISO 8601 UTC).
+Whatever the verdict, an ``HC1:`` or ``shc:/`` report whose claims decode carries
+``expires_at`` (its ``exp``, when it has one) and an SHC report ``records`` (the
+bundle's immunizations and lab results, see
+:func:`healthcode.credentials.shc.describe_bundle`). ``trust_unavailable`` lists the
+configured trust files of the report's format that could not be used, when the
+signer was not found (warning ``foreign-trust-unavailable``, see
+:meth:`VerificationReport.note_unavailable_trust`).
 
 A stage is ``True`` (passed), ``False`` (failed) or ``None`` (not reached / not
 applicable). The verdict is ``valid`` only when no stage failed — except the
@@ -23,7 +30,7 @@ warning — and ``colour`` is reported only for a valid verdict.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -100,6 +107,23 @@ class VerificationReport:
     def warn(self, code: str) -> None:
         if code not in self.warnings:
             self.warnings.append(code)
+
+    #: Signer failures that configured trust, had it loaded, might have prevented.
+    SIGNER_NOT_FOUND = frozenset({"unknown-kid", "unknown-issuer", "issuer-keys-invalid"})
+
+    def note_unavailable_trust(self, unavailable: Iterable[Mapping[str, str]]) -> None:
+        """Say that this verifier's own trust was incomplete, when that may be why it failed.
+
+        When configured trust files of this report's format could not be used
+        (``TrustStore.unavailable``) and the signer was not found, the report gets the
+        warning ``foreign-trust-unavailable`` and ``details["trust_unavailable"]`` (setting,
+        file name and code of each file): the credential was not checked against what
+        the deployment meant to trust, which is the verifier's problem, not the holder's.
+        """
+        mine = [dict(u) for u in unavailable if u.get("format") == self.format]
+        if mine and self.failures.get("signer") in self.SIGNER_NOT_FOUND:
+            self.warn("foreign-trust-unavailable")
+            self.details["trust_unavailable"] = mine
 
     # -- result --------------------------------------------------------------
     @property

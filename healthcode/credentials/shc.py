@@ -657,6 +657,82 @@ def _holder(subject: Mapping[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _coding(concept: Any) -> dict[str, str]:
+    """``system``, ``code`` and ``display`` of a CodeableConcept's first coding (and its
+    ``text``), strings only."""
+    out: dict[str, str] = {}
+    if not isinstance(concept, dict):
+        return out
+    codings = concept.get("coding")
+    first = codings[0] if isinstance(codings, list) and codings else None
+    if isinstance(first, dict):
+        for key in ("system", "code", "display"):
+            if isinstance(first.get(key), str):
+                out[key] = first[key]
+    if isinstance(concept.get("text"), str):
+        out["text"] = concept["text"]
+    return out
+
+
+def _performer(resource: Mapping[str, Any]) -> str | None:
+    performers = resource.get("performer")
+    first = performers[0] if isinstance(performers, list) and performers else None
+    if not isinstance(first, dict):
+        return None
+    actor = first.get("actor")
+    display = (actor if isinstance(actor, dict) else first).get("display")
+    return display if isinstance(display, str) else None
+
+
+#: Most records a report lists (a card holds a few; a hostile one may hold many).
+MAX_RECORDS = 20
+
+
+def describe_bundle(subject: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The card's immunizations and lab results, for display (never raises).
+
+    Each record is ``{"type": "immunization", "vaccine": coding, "date", "lot",
+    "performer"}`` or ``{"type": "observation", "test": coding, "result": coding,
+    "value", "date", "performer"}``, where a coding is ``{"system", "code",
+    "display", "text"}`` (whatever the card has; a verifier names known codes itself)
+    and ``value`` is a ``valueString``; members the card lacks are left out. At most
+    :data:`MAX_RECORDS`, in bundle order.
+    """
+    bundle = subject.get("fhirBundle")
+    entries = bundle.get("entry") if isinstance(bundle, dict) else None
+    out: list[dict[str, Any]] = []
+    for entry in entries if isinstance(entries, list) else []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        kind = resource.get("resourceType")
+        record: dict[str, Any]
+        if kind == "Immunization":
+            record = {"type": "immunization", "vaccine": _coding(resource.get("vaccineCode"))}
+            date, lot = resource.get("occurrenceDateTime"), resource.get("lotNumber")
+            if isinstance(lot, str):
+                record["lot"] = lot
+        elif kind == "Observation":
+            record = {"type": "observation", "test": _coding(resource.get("code"))}
+            result = _coding(resource.get("valueCodeableConcept"))
+            if result:
+                record["result"] = result
+            if isinstance(resource.get("valueString"), str):
+                record["value"] = resource["valueString"]
+            date = resource.get("effectiveDateTime")
+        else:
+            continue
+        if isinstance(date, str):
+            record["date"] = date
+        performer = _performer(resource)
+        if performer:
+            record["performer"] = performer
+        out.append(record)
+        if len(out) >= MAX_RECORDS:
+            break
+    return out
+
+
 def _card_type(types: Sequence[Any]) -> str:
     if "https://smarthealth.cards#immunization" in types:
         return "vaccination"
@@ -764,6 +840,8 @@ def verify_into(
         report.warn("iss-not-https")  # a loopback development issuer (never in production)
     report.details["iss"] = iss
     vc = payload["vc"]
+    if isinstance(vc.get("rid"), str):
+        report.details["rid"] = vc["rid"]  # the card's revocation identifier
     types = vc.get("type") or []
     unknown = [t for t in types if t not in KNOWN_VC_TYPES]
     if unknown:
@@ -772,6 +850,9 @@ def verify_into(
     report.type = _card_type(types)
     subject = vc["credentialSubject"]
     report.holder = _holder(subject)
+    records = describe_bundle(subject)
+    if records:
+        report.details["records"] = records
     report.claims = {"iss": iss, "nbf": payload.get("nbf"), "exp": payload.get("exp")}
 
     # signer: only the key set of this iss, then the key with the header's kid
@@ -795,6 +876,8 @@ def verify_into(
     nbf = _seconds(float(payload["nbf"]), "nbf", report)
     exp_raw = payload.get("exp")
     exp = _seconds(float(exp_raw), "exp", report) if exp_raw is not None else None
+    if exp is not None:
+        report.details["expires_at"] = _instant(exp)  # shown for a valid card: "valid until"
 
     def expiry() -> None:
         if now < nbf:

@@ -45,6 +45,9 @@ class TrustStore:
     :ivar demo_shc: kids (RFC 7638 thumbprints) of our DEMO SHC keys: cards they sign carry
         the warning ``demo``.
     :ivar clock_skew_seconds: tolerance for ``iat``/``exp`` of our own codes.
+    :ivar unavailable: configured trust files that could not be used when the store was
+        built (``{"format": "hc1"|"shc", "setting", "file", "code"}``): a report of that
+        format whose signer is not found says so (warning ``foreign-trust-unavailable``).
     """
 
     native: dict[bytes, TrustedKey] = field(default_factory=dict)
@@ -59,3 +62,4 @@ class TrustStore:
     clock_skew_seconds: int = 30
     demo_dcc: set[bytes] = field(default_factory=set)
     demo_shc: set[str] = field(default_factory=set)
+    unavailable: list[dict[str, str]] = field(default_factory=list)

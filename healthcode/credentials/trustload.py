@@ -7,10 +7,15 @@ function takes explicit paths (or bytes) and returns data for
 over the network.
 
 - EU DCC signer certificates: PEM (one or several), DER, or base64 DER text.
-- EU DCC trust lists: a JSON array of entries, ``{"certificates": [...]}`` (also
-  after a leading signature line, as the German DSC list ships it), or a
-  ``{kid: [base64 DER, ...]}`` map. Entry fields: ``kid`` (base64), ``rawData``
-  / ``certificate`` / ``x5c`` (base64 DER).
+- EU DCC trust lists: UTF-8 JSON (a BOM is allowed), decoded strictly: a JSON array of
+  entries, ``{"certificates": [...]}``, or a ``{kid: [base64 DER, ...]}`` map. Entry
+  fields: ``kid`` (base64), ``rawData`` / ``certificate`` / ``x5c`` (base64 DER). One
+  line before the JSON is allowed only when it is a base64 signature, as the German
+  DSC list (``/trustList/DSC/``) ships it: the ECDSA signature over the JSON, then a
+  line break, then the JSON. Anything else before the JSON is refused.
+- The server's configured foreign trust (``HEALTHCODE_DCC_TRUST``,
+  ``HEALTHCODE_SHC_ISSUER_KEYS``): :func:`load_configured_trust` loads each file and
+  reports a :class:`TrustSource` for it (what it gave, or why it is unusable).
 - SMART Health Card issuer key sets: JWKS files, one per ``iss``; a file is given
   as ``ISS=PATH`` or as ``PATH`` when the set names its issuer (a top-level ``iss``
   member, or the URI SAN of an ``x5c`` leaf). A set that is invalid is recorded
@@ -37,7 +42,8 @@ import codecs
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -62,6 +68,9 @@ _REVOCATION_ENTRY = re.compile(r"^[A-Za-z0-9:/#+=_.\-]{1,512}$")
 _PEM_CERT = re.compile(
     rb"-----BEGIN CERTIFICATE-----\s+(.+?)\s+-----END CERTIFICATE-----", re.DOTALL
 )
+#: The one line a DCC trust list may carry before its JSON: the list's signature in
+#: base64 (standard or URL-safe alphabet, optional padding), as the German DSC list has it.
+_SIGNATURE_LINE = re.compile(r"[A-Za-z0-9+/_-]{8,4096}={0,2}")
 
 
 class TrustFileInvalid(ConfigError):
@@ -172,6 +181,32 @@ def load_dcc_certificates(paths: Iterable[StrPath]) -> dict[bytes, list[x509.Cer
     return out
 
 
+def trust_list_json(data: bytes, *, name: str = "input") -> bytes:
+    """The JSON part of a DCC trust list's bytes, without its optional signature line.
+
+    The bytes must be UTF-8 (a leading BOM is allowed), decoded strictly. The JSON
+    (``{`` or ``[`` first, after optional white space) may follow one line that holds
+    only a base64 signature — the German DSC list's shape, ``<signature>\\n{"certificates":
+    [...]}``; the signature is not checked here (pin the list's source instead).
+
+    :returns: UTF-8 JSON bytes (BOM and signature line dropped).
+    :raises TrustFileInvalid: not UTF-8, or anything else before the JSON.
+    """
+    try:
+        text = strip_bom(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TrustFileInvalid(f"{name}: not UTF-8 text (byte {exc.start})") from exc
+    if text.lstrip()[:1] in ("{", "["):
+        return text.encode("utf-8")
+    first, newline, rest = text.partition("\n")
+    if newline and _SIGNATURE_LINE.fullmatch(first.strip()) and rest.lstrip()[:1] in ("{", "["):
+        return rest.encode("utf-8")
+    raise TrustFileInvalid(
+        f"{name}: not a DCC trust list: JSON expected ({{...}} or [...]), optionally after "
+        "one line holding only the list's base64 signature"
+    )
+
+
 def parse_dcc_trust_list(
     data: bytes, *, name: str = "input"
 ) -> dict[bytes, list[x509.Certificate]]:
@@ -180,20 +215,10 @@ def parse_dcc_trust_list(
     A listed ``kid`` is used as given (so two certificates may share one); when an
     entry has none, the kid is computed from the certificate.
 
-    :raises TrustFileInvalid: not JSON of a known shape.
+    :raises TrustFileInvalid: not UTF-8 (a BOM is allowed), anything before the JSON but
+        one base64 signature line, not JSON, or not JSON of a known shape.
     """
-    text = data.decode("utf-8-sig", errors="replace")
-    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
-    if start < 0:
-        raise TrustFileInvalid(f"{name}: no JSON found")
-    try:
-        doc = json.loads(text[start:], parse_constant=_no_constant)
-    except json.JSONDecodeError as exc:
-        raise TrustFileInvalid(f"{name}: not JSON ({exc.msg})") from exc
-    except RecursionError as exc:
-        raise TrustFileInvalid(f"{name}: JSON nested too deeply to read") from exc
-    except ValueError as exc:
-        raise TrustFileInvalid(f"{name}: not usable JSON ({str(exc)[:120]})") from exc
+    doc = parse_json(trust_list_json(data, name=name), name=name)
     entries: list[tuple[str | None, Any]] = []
     if isinstance(doc, Mapping) and isinstance(doc.get("certificates"), list):
         entries = [(None, e) for e in doc["certificates"]]
@@ -244,6 +269,186 @@ def load_dcc_trust_list_json(path: StrPath) -> dict[bytes, list[x509.Certificate
     :raises TrustFileInvalid: unreadable file or unknown shape.
     """
     return parse_dcc_trust_list(_read(path), name=str(path))
+
+
+def dcc_trust_file_kind(data: bytes) -> str:
+    """``certificates`` (PEM, DER or base64 DER) or ``trust-list`` (JSON, possibly after a
+    signature line): how :func:`load_dcc_trust_file` reads a file of these bytes."""
+    body = strip_bom(data)
+    if b"-----BEGIN CERTIFICATE-----" in body or body[:1] == b"\x30":
+        return "certificates"
+    rest = body.partition(b"\n")[2]
+    if body.lstrip()[:1] in (b"{", b"[") or rest.lstrip()[:1] in (b"{", b"["):
+        return "trust-list"
+    return "certificates"
+
+
+def load_dcc_trust_file(path: StrPath) -> tuple[str, dict[bytes, list[x509.Certificate]]]:
+    """DSCs by kid from one file that is either certificates or a DCC trust list.
+
+    :returns: the kind read (see :func:`dcc_trust_file_kind`) and the DSCs by kid.
+    :raises TrustFileInvalid: the file cannot be read, or is neither kind.
+    """
+    data = _read(path)
+    kind = dcc_trust_file_kind(data)
+    return kind, _dcc_trust_from_bytes(data, kind, name=str(path))
+
+
+def _dcc_trust_from_bytes(
+    data: bytes, kind: str, *, name: str
+) -> dict[bytes, list[x509.Certificate]]:
+    if kind == "trust-list":
+        return parse_dcc_trust_list(data, name=name)
+    out: dict[bytes, list[x509.Certificate]] = {}
+    for cert in parse_dcc_certificates(data, name=name):
+        out.setdefault(certificate_kid(cert), []).append(cert)
+    return out
+
+
+@dataclass(frozen=True)
+class TrustSource:
+    """One configured trust file and what it gave, or why it gave nothing.
+
+    :ivar setting: the setting that names the file (``HEALTHCODE_DCC_TRUST`` …).
+    :ivar format: the credentials it is for: ``hc1`` (DSCs) or ``shc`` (a key set).
+    :ivar path: the file as configured (for an SHC key set without ``ISS=``, the path).
+    :ivar kind: ``certificates``, ``trust-list``, ``key-set``, or ``file`` (not readable).
+    :ivar count: DSCs, or keys of the set, it gave (0 when unusable).
+    :ivar issuer: the SHC issuer (``iss``) of a key set, when known.
+    :ivar code: why it is unusable (``file-unreadable``, ``trust-file-invalid``,
+        ``issuer-keys-invalid``), or None.
+    :ivar message: the reason in words (names the file), or None.
+    """
+
+    setting: str
+    format: str
+    path: str
+    kind: str
+    count: int = 0
+    issuer: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code is None
+
+    def describe(self) -> str:
+        """One line for the server log: what was loaded from where, or why not."""
+        if not self.ok:
+            return f"{self.setting}: {self.message}"
+        if self.format == "hc1":
+            source = "trust list" if self.kind == "trust-list" else "certificate file"
+            what = f"{self.count} signer certificate(s) (DSC) from {source} {self.path}"
+        else:
+            what = f"key set of {self.issuer} ({self.count} key(s)) from {self.path}"
+        return f"{self.setting}: {what}"
+
+    def to_dict(self) -> dict[str, str]:
+        """What a verification report may show: no server path, only the file's name."""
+        return {
+            "format": self.format,
+            "setting": self.setting,
+            "file": Path(self.path).name,
+            "code": self.code or "",
+        }
+
+
+def load_configured_trust(
+    dcc_files: Sequence[StrPath],
+    shc_specs: Sequence[StrPath],
+    *,
+    trust: TrustStore,
+    dcc_setting: str = "HEALTHCODE_DCC_TRUST",
+    shc_setting: str = "HEALTHCODE_SHC_ISSUER_KEYS",
+) -> list[TrustSource]:
+    """Add a deployment's configured foreign trust to ``trust``, one file at a time.
+
+    Never raises for a bad file: each gives a :class:`TrustSource`, unusable ones with
+    their ``code`` and ``message`` (a server refuses to start with any; later, at run
+    time, it verifies on without them and says so). An SHC key set that is refused
+    (not JSON, an invalid key, no issuer) is unusable too; its issuer, when known, is
+    recorded in ``trust.shc_errors`` so its cards fail ``signer`` with
+    ``issuer-keys-invalid``.
+
+    :param dcc_files: DSC certificate files or DCC trust lists (:func:`load_dcc_trust_file`).
+    :param shc_specs: SHC key sets, ``ISS=PATH`` or ``PATH`` (:func:`load_shc_keysets`).
+    :param dcc_setting: the setting named in messages for ``dcc_files``.
+    :param shc_setting: the setting named in messages for ``shc_specs``.
+    :returns: one source per file, in the order given.
+    """
+    sources: list[TrustSource] = []
+    for path in dcc_files:
+        kind = "file"  # until it is read
+        try:
+            data = _read(path, unreadable=FileUnreadable)
+            kind = dcc_trust_file_kind(data)
+            certs = _dcc_trust_from_bytes(data, kind, name=str(path))
+        except HealthCodeError as exc:
+            sources.append(
+                TrustSource(dcc_setting, "hc1", str(path), kind, code=exc.code, message=exc.message)
+            )
+            continue
+        if not certs:
+            sources.append(
+                TrustSource(
+                    dcc_setting,
+                    "hc1",
+                    str(path),
+                    kind,
+                    code=TrustFileInvalid.code,
+                    message=f"{path}: no signer certificate (DSC) in the {kind}",
+                )
+            )
+            continue
+        for kid, cs in certs.items():
+            trust.dcc.setdefault(kid, []).extend(cs)
+        sources.append(
+            TrustSource(dcc_setting, "hc1", str(path), kind, sum(map(len, certs.values())))
+        )
+    for spec in shc_specs:
+        iss, file = _split_keyset_spec(spec)
+        one = TrustStore()
+        try:
+            load_shc_keysets([spec], trust=one, strict_json=True)
+        except HealthCodeError as exc:
+            if iss:
+                trust.shc_errors[iss] = exc.message
+            sources.append(
+                TrustSource(
+                    shc_setting,
+                    "shc",
+                    str(file),
+                    "key-set",
+                    issuer=iss,
+                    code=exc.code,
+                    message=exc.message,
+                )
+            )
+            continue
+        if one.shc_errors:
+            (key, reason), *_ = one.shc_errors.items()
+            known = iss or (key if key != str(file) else None)
+            if known:
+                trust.shc_errors[known] = reason
+            if reason == "issuer-unknown":
+                reason = "the key set names no issuer (no top-level iss, no x5c URI); give ISS=PATH"
+            sources.append(
+                TrustSource(
+                    shc_setting,
+                    "shc",
+                    str(file),
+                    "key-set",
+                    issuer=known,
+                    code=IssuerKeysInvalid.code,
+                    message=f"{file}: key set refused: {reason}",
+                )
+            )
+            continue
+        for issuer, keys in one.shc.items():
+            trust.shc.setdefault(issuer, []).extend(keys)
+            sources.append(TrustSource(shc_setting, "shc", str(file), "key-set", len(keys), issuer))
+    return sources
 
 
 def parse_dcc_revocation_list(data: bytes, *, name: str = "input") -> set[str]:

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import healthcode
 from healthcode.clock import Clock
 from healthcode.config import Settings
-from healthcode.errors import PayloadTooLarge
+from healthcode.errors import HealthCodeError, PayloadTooLarge
 from healthcode.holders.otp import DevSmsSender, OtpPolicy, OtpService, SmsSender
 from healthcode.service import HealthCode
 from healthcode.web import admin, holder, public, trips, verifier
@@ -129,10 +129,21 @@ def create_app(
         which opens and migrates the database; closed again at shutdown).
     :param sms: SMS delivery for sign-in codes (default: :class:`DevSmsSender`
         writing to the ``outbox`` table and the file ``settings.outbox``).
-    :raises ConfigError: unsafe settings (e.g. production with the development master key).
+    :raises ConfigError: unsafe settings (e.g. production with the development master key),
+        or a configured file that cannot be used: ``HEALTHCODE_DCC_TRUST``,
+        ``HEALTHCODE_SHC_ISSUER_KEYS``, ``HEALTHCODE_DCC_RULES``
+        (:meth:`HealthCode.check_server_config`; what was loaded is logged).
     """
     owned = service is None
     svc = service if service is not None else HealthCode(settings, clock=clock)
+    try:
+        sources = svc.check_server_config()
+    except HealthCodeError:
+        if owned:
+            svc.close()
+        raise
+    for source in sources:
+        log.info("foreign trust: %s", source.describe())
     if owned:
         # verifications are audited in batches, so they never wait for the write lock
         svc.buffer_verification_audit()

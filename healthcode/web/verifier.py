@@ -10,12 +10,21 @@
 
 It answers 200 with the verification report (``VerificationReport.to_dict()``)
 whatever the verdict — an unreadable image is a report too (``picture-unreadable``).
-A request it cannot read is a 422 ``invalid-input`` in the one error shape.
+A request it cannot read is a 422 ``invalid-input`` in the one error shape; the page
+shows anything that is not a report (that, a server error, no connection) as "could
+not check", never as an invalid credential.
+
+The page names the codes of DCC and SMART Health Card records with
+``locales/code-names.json`` (:func:`code_names`): Chinese names for the common EU
+value-set codes (English comes from the EU value sets, in the report), and both
+languages for the CVX / LOINC / SNOMED codes of SMART Health Cards.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
@@ -26,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 
 from healthcode.errors import InputError, PayloadTooLarge
-from healthcode.web.context import page, state
+from healthcode.web.context import locale_of, page, state
 from healthcode.web.errors import PAGE_TAG
 
 router = APIRouter()
@@ -36,6 +45,27 @@ MAX_TEXTS = 32
 #: Longest QR text accepted, in characters (a version-40 QR holds 4,296 alphanumerics).
 MAX_TEXT_CHARS = 8_192
 ACTOR = "web"
+#: Names of record codes (see the module docstring), with their sources.
+CODE_NAMES_FILE = Path(__file__).with_name("locales") / "code-names.json"
+#: The language of each page locale in ``code-names.json``'s ``fhir`` entries.
+_CODE_NAME_LANG = {"zh_CN": "zh", "en": "en"}
+
+
+@functools.cache
+def code_names(locale: str) -> dict[str, dict[str, dict[str, str]]]:
+    """The record-code names the page uses in ``locale``.
+
+    :returns: ``{"dcc": {valueSetId: {code: name}}, "fhir": {system: {code: name}}}``;
+        ``dcc`` only in Chinese (English names come from the EU value sets, in the report).
+    """
+    doc = json.loads(CODE_NAMES_FILE.read_text(encoding="utf-8"))
+    lang = _CODE_NAME_LANG.get(locale, "en")
+    fhir = {
+        system: {code: names[lang] for code, names in codes.items() if lang in names}
+        for system, codes in doc["fhir"].items()
+    }
+    return {"dcc": doc["dcc"] if lang == "zh" else {}, "fhir": fhir}
+
 
 _REQUEST_BODY: dict[str, Any] = {
     "required": True,
@@ -175,4 +205,4 @@ async def verify(request: Request) -> JSONResponse:
 
 @router.get("/verifier", tags=[PAGE_TAG], response_class=HTMLResponse)
 async def verifier_page(request: Request) -> HTMLResponse:
-    return page(request, "verifier.html")
+    return page(request, "verifier.html", code_names=code_names(locale_of(request)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -332,8 +333,8 @@ def test_text_output_names_each_failed_rule(run, hc1, tmp_path):
     assert "rules:   2 of 4 applicable rule(s) passed" in lines
     assert "  FAILED TR-CN-0001 v1.0.0: 检测结果必须为阴性。" in lines
     assert (
-        "  FAILED TR-CN-0002 v1.0.0: A rapid antigen test is accepted for 48 hours after sampling."
-        in lines
+        "  FAILED TR-CN-0002 v1.1.0: A rapid antigen test (LP217198-3) is accepted until 48 hours "
+        "after its sampling time; this rule accepts every other test type." in lines
     )
 
 
@@ -345,3 +346,28 @@ def test_text_output_names_a_rule_that_could_not_be_evaluated(run, hc1, tmp_path
     assert result.exit_code == 1
     (line,) = [ln for ln in result.stdout.splitlines() if "TR-CN-0001" in ln]
     assert line.startswith("  NOT EVALUATED TR-CN-0001 v1.0.0: The test result must be negative")
+
+
+# --- 8. the text output gives the dates the report carries ----------------------------------------
+def test_text_output_prints_the_dates_of_an_expired_certificate(run, hc1):
+    """Without dates, ``reasons: signer-certificate-expired, expired`` left the reader to guess."""
+    details = json.loads(run("verify", *hc1, "--json").stdout)["details"]
+    result = run("verify", *hc1)
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert "reasons: signer-certificate-expired, expired" in lines
+
+    def utc(iso: str) -> str:
+        return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    assert (
+        f"dates:   validity ended {utc(details['valid_until'])}; "
+        f"signer certificate expired {utc(details['signer_valid_until'])}"
+    ) in lines
+
+
+def test_text_output_prints_the_validity_end_of_a_valid_certificate(run, hc1):
+    result = run("verify", *hc1, "--at", "2021-06-01T12:00:00Z")
+    assert result.exit_code == 0
+    (line,) = [ln for ln in result.stdout.splitlines() if ln.startswith("dates:")]
+    assert line == "dates:   valid until 2022-01-28 07:47:53 UTC"  # the certificate's exp

@@ -186,3 +186,28 @@ def test_format_specific_stage_names_are_stages_of_that_format():
         m = re.match(r"^stage\.(native|hc1|shc)\.(.+)$", str(msg.id))
         if m:
             assert m.group(2) in stages[m.group(1)], msg.id
+
+
+def _page_words(locale: str, fmt: str, group: str, code: str) -> str:
+    """What the page shows for a code of a format: its format's words first (as verifier.js)."""
+    return words(locale, f"{group}.{fmt}.{code}") or words(locale, f"{group}.{code}") or ""
+
+
+@pytest.mark.parametrize("fmt", ["hc1", "shc"])
+def test_certificate_issuers_are_签发机构_our_code_issuers_发码机构(fmt):
+    """In Chinese a certificate's issuer is 签发机构; 发码机构 is only our health-code issuers."""
+    from tests.test_docs_international import module_codes
+
+    module = FORMATS[fmt]
+    reasons, warnings = module_codes(fmt)
+    reasons |= {f"{stage.replace('_', '-')}-invalid" for stage in module.STAGES}
+    warnings |= {"foreign-trust-unavailable"}
+    texts = {f"reason {c}": _page_words("zh_CN", fmt, "reason", c) for c in reasons}
+    texts |= {f"warning {c}": _page_words("zh_CN", fmt, "warning", c) for c in warnings}
+    texts |= {f"stage {s}": _page_words("zh_CN", fmt, "stage", s) for s in module.STAGES}
+    wrong = sorted(k for k, text in texts.items() if "发码机构" in text or "签发方" in text)
+    assert not wrong, wrong
+    assert any("签发机构" in text for text in texts.values())
+    # our own codes keep their 发码机构
+    assert "发码机构" in _page_words("zh_CN", "native", "reason", "unknown-kid")
+    assert "发码机构" in _page_words("zh_CN", "native", "stage", "signer")

@@ -79,6 +79,110 @@ def test_certificates_may_start_with_a_bom() -> None:
     assert len(parse_dcc_certificates(BOM + b64)) == 1
 
 
+# --- DCC trust lists: strict text, one optional signature line -----------------------------
+def _dsc_trust_list() -> tuple[bytes, bytes]:
+    """(a DCC trust list's JSON with one DSC, that DSC's kid)."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from healthcode.credentials.hcert import certificate_kid
+    from tests.unit.credentials.test_hcert import make_cert
+
+    cert = make_cert(ec.generate_private_key(ec.SECP256R1()))
+    doc = {"certificates": [{"certificateType": "DSC", "country": "DE",
+                             "kid": base64.b64encode(certificate_kid(cert)).decode(),
+                             "rawData": base64.b64encode(cert.public_bytes(Encoding.DER)).decode()}]}  # fmt: skip
+    return json.dumps(doc).encode(), certificate_kid(cert)
+
+
+#: A real-looking signature line: the German DSC list's first line is the base64 of the
+#: list's ECDSA signature (DER), then a line break, then the JSON.
+SIGNATURE_LINE = b"MEUCIQDtJ0k2q1xQ5p7w8pWZ0a3nq3vK1m0b1Yb5tC8p2Xx9dAIgY2V4Zm9vYmFyYmF6cXV4cXV1eA=="
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        b"",
+        BOM,
+        b"\n  ",
+        SIGNATURE_LINE + b"\n",
+        SIGNATURE_LINE + b"\r\n",
+        BOM + SIGNATURE_LINE + b"\n",
+    ],
+    ids=["plain", "bom", "whitespace", "signature-line", "signature-line-crlf", "bom-signature"],
+)
+def test_trust_list_json_alone_or_after_its_signature_line(tmp_path: Path, prefix: bytes) -> None:
+    data, kid = _dsc_trust_list()
+    assert list(load_dcc_trust_list_json(write(tmp_path, "list.json", prefix + data))) == [kid]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "words"),
+    [
+        (b"\xff\xfe", "not UTF-8 text"),  # a UTF-16 byte-order mark: not skipped any more
+        (b"GARBAGE SIGNATURE LINE\n", "not a DCC trust list"),  # spaces: no base64 signature
+        (SIGNATURE_LINE + b"\n" + SIGNATURE_LINE + b"\n", "not a DCC trust list"),  # two lines
+        (b"sig\n", "not a DCC trust list"),  # too short to be a signature
+        (b"<html>\n", "not a DCC trust list"),
+        (SIGNATURE_LINE + b" trailing\n", "not a DCC trust list"),
+        (SIGNATURE_LINE, "not a DCC trust list"),  # the signature glued to the JSON
+    ],
+)
+def test_anything_else_before_the_trust_list_json_is_refused(
+    tmp_path: Path, prefix: bytes, words: str
+) -> None:
+    data, _ = _dsc_trust_list()
+    with pytest.raises(TrustFileInvalid, match=f"list.json: {words}") as info:
+        load_dcc_trust_list_json(write(tmp_path, "list.json", prefix + data))
+    assert info.value.code == "trust-file-invalid"
+
+
+def test_trust_list_bytes_are_decoded_strictly(tmp_path: Path) -> None:
+    data, _ = _dsc_trust_list()
+    broken = data.replace(b'"DE"', b'"D\xe9"')  # Latin-1 inside the JSON: never replaced
+    with pytest.raises(TrustFileInvalid, match="not UTF-8 text"):
+        load_dcc_trust_list_json(write(tmp_path, "list.json", broken))
+
+
+def test_configured_trust_reports_each_file(tmp_path: Path) -> None:
+    data, kid = _dsc_trust_list()
+    good = write(tmp_path, "list.json", SIGNATURE_LINE + b"\n" + data)
+    garbage = write(tmp_path, "garbage.json", b"GARBAGE SIGNATURE LINE\n" + data)
+    jwks = write(tmp_path, "jwks.json", spec_jwks().read_bytes())
+    refused = write(tmp_path, "rsa.json", json.dumps({"keys": [{"kty": "RSA", "kid": "k1"}]}))
+    trust = TrustStore()
+    sources = trustload.load_configured_trust(
+        [good, garbage, tmp_path / "missing.pem"],
+        [f"{ISS}={jwks}", f"https://other.example={refused}"],
+        trust=trust,
+    )
+    assert [(s.format, s.kind, s.count, s.code) for s in sources] == [
+        ("hc1", "trust-list", 1, None),
+        ("hc1", "trust-list", 0, "trust-file-invalid"),
+        ("hc1", "file", 0, "file-unreadable"),
+        ("shc", "key-set", 2, None),
+        ("shc", "key-set", 0, "issuer-keys-invalid"),
+    ]
+    assert list(trust.dcc) == [kid] and list(trust.shc) == [ISS]
+    assert trust.shc_errors == {"https://other.example": "key k1: kty must be EC"}
+    assert sources[0].describe() == (
+        f"HEALTHCODE_DCC_TRUST: 1 signer certificate(s) (DSC) from trust list {good}"
+    )
+    assert (
+        sources[2]
+        .describe()
+        .startswith(f"HEALTHCODE_DCC_TRUST: {tmp_path / 'missing.pem'}: cannot read")
+    )
+    # what a report may show: the file's name, never the server's path
+    assert sources[1].to_dict() == {
+        "format": "hc1", "setting": "HEALTHCODE_DCC_TRUST", "file": "garbage.json",
+        "code": "trust-file-invalid",
+    }  # fmt: skip
+
+
 # --- SHC key sets -----------------------------------------------------------------------
 def test_a_key_set_with_a_bom_is_accepted(tmp_path: Path) -> None:
     path = write(tmp_path, "jwks.json", BOM + spec_jwks().read_bytes())

@@ -7,6 +7,17 @@
  * cannot fill is skipped. An invalid verdict never shows a colour: the verdict box is
  * neutral and the colour label is hidden. A DEMO credential (warning "demo") is marked
  * in the verdict box.
+ *
+ * Three verdicts (data-verdict): "valid", "invalid", and "unchecked" — "could not
+ * check": no report came back (no connection, a refused request, a server error), or
+ * the report says this verifier's own configured trust could not be loaded while the
+ * credential's signer was not found (warning foreign-trust-unavailable). "Unchecked"
+ * is never shown as invalid: the problem is the checkpoint's, not the traveller's.
+ *
+ * Names: a DCC or SHC holder is shown by family name and given name, labelled (with
+ * the transliteration when the certificate has one), never a guessed composition.
+ * Record codes are named from the page's code-names table (Chinese names of the EU
+ * value-set codes; SHC codes in both languages), else the report's own names.
  */
 "use strict";
 
@@ -26,6 +37,11 @@
   const failureList = $("failure-list");
   const warningList = $("warning-list");
   const stageList = $("stage-list");
+  const uncheckedBox = $("verdict-unchecked");
+  const rulesBox = $("verdict-rules");
+  const ruleList = $("rule-list");
+  const codeNames = JSON.parse(($("code-names") || {}).textContent || "{}");
+  const pageLang = (document.documentElement.lang || "zh-CN").toLowerCase().startsWith("en") ? "en" : "zh";
   const busy = $("busy");
   const video = $("video");
   const frame = $("frame");
@@ -78,12 +94,84 @@
     while (node.firstChild) node.removeChild(node.firstChild);
   }
 
+  /** obj[key] when obj has it as its own member (report data never reaches prototypes). */
+  function own(obj, key) {
+    return obj && typeof obj === "object" && Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;
+  }
+
+  /** The EU value set of each DCC field whose code the page names. */
+  const DCC_SETS = {
+    tg: "disease-agent-targeted",
+    vp: "sct-vaccines-covid-19",
+    mp: "vaccines-covid-19-names",
+    ma: "vaccines-covid-19-auth-holders",
+    tt: "covid-19-lab-test-type",
+    tr: "covid-19-lab-result",
+  };
+
+  /** A DCC entry's field in words: the page's name for the code, else the report's, else the code. */
+  function dccName(entry, field) {
+    const code = own(entry, field);
+    if (code === undefined || code === null) return null;
+    const local = own(own(own(codeNames, "dcc"), DCC_SETS[field]), String(code));
+    if (typeof local === "string") return local;
+    const named = own(entry, field + "_name");
+    return typeof named === "string" ? named : String(code);
+  }
+
+  /** An SHC coding in words: the page's name for system + code, else its display or text, else the code. */
+  function fhirName(coding) {
+    if (!coding || typeof coding !== "object") return null;
+    const local = own(own(own(codeNames, "fhir"), coding.system), String(coding.code));
+    if (typeof local === "string") return local;
+    for (const k of ["display", "text", "code"]) if (typeof coding[k] === "string" && coding[k]) return coding[k];
+    return null;
+  }
+
+  /** A date (shown as given) or an instant (shown in China time, to the minute). */
+  function day(v) {
+    return typeof v === "string" ? (v.length > 10 ? when(v) || v : v) : null;
+  }
+
+  /** Label/value lines of the holder's name: family and given name labelled, as written
+   * and transliterated; a single name only when the credential has no parts. */
+  function nameLines(h) {
+    const out = [];
+    const part = (value, translit) => (translit ? value + " (" + translit + ")" : value);
+    if (h.family_name) out.push([hc.t("js.family-name"), part(h.family_name, h.family_name_transliterated)]);
+    if (h.given_name) out.push([hc.t("js.given-name"), part(h.given_name, h.given_name_transliterated)]);
+    if (!out.length && h.name) out.push([hc.t("js.name"), h.name]);
+    return out;
+  }
+
+  /** Show or hide the "could not check" explanation. */
+  function showUnchecked(reason, code, advice) {
+    uncheckedBox.hidden = reason === null;
+    $("unchecked-reason").textContent = reason || "";
+    $("unchecked-code").textContent = code || "";
+    $("unchecked-advice").textContent = advice || "";
+  }
+
+  function setVerdict(verdict, colour) {
+    verdictBox.dataset.verdict = verdict;
+    verdictBox.className = "verdict " + (verdict === "valid" ? "verdict-valid colour-" + (colour || "none") : "verdict-" + verdict);
+    verdictWord.textContent = hc.t("verdict." + verdict);
+  }
+
   function render(report) {
     result.hidden = false;
     const valid = report.verdict === "valid";
-    verdictBox.dataset.verdict = valid ? "valid" : "invalid";
-    verdictBox.className = "verdict " + (valid ? "verdict-valid colour-" + (report.colour || "none") : "verdict-invalid");
-    verdictWord.textContent = hc.t(valid ? "verdict.valid" : "verdict.invalid");
+    const warningCodes = report.warnings || [];
+    // the verifier's own trust was incomplete and the signer was not found: its problem
+    const unchecked = !valid && warningCodes.includes("foreign-trust-unavailable");
+    setVerdict(valid ? "valid" : unchecked ? "unchecked" : "invalid", report.colour);
+    if (unchecked) {
+      const files = ((report.details || {}).trust_unavailable || [])
+        .map((u) => (u.setting || "") + ": " + (u.file || "")).join("; ");
+      showUnchecked(hc.t("js.unchecked-trust", { files: files || "—" }), "foreign-trust-unavailable", hc.t("js.unchecked-ask-operator"));
+    } else {
+      showUnchecked(null);
+    }
     if (valid && report.colour) {
       verdictColour.hidden = false;
       verdictColour.textContent = hc.t("colour." + report.colour, null, report.colour) +
@@ -104,15 +192,22 @@
       lines.push([hc.t("js.certificate-type"), hc.t("js.type-" + report.type, null, report.type)]);
     }
     if (valid) {
+      const d = report.details || {};
       if (h.code_name) lines.push([hc.t("js.issuer"), h.code_name]);
       if (h.name_masked) lines.push([hc.t("js.name"), h.name_masked]);
-      if (h.name) lines.push([hc.t("js.name"), h.name]);
+      lines.push(...nameLines(h));
       if (h.id_tail) lines.push([hc.t("js.id-tail"), h.id_tail]);
       if (h.birth_date || h.dob) lines.push([hc.t("js.birth-date"), h.birth_date || h.dob]);
-      for (const entry of ((report.details || {}).certificate || [])) {
+      for (const entry of (Array.isArray(d.certificate) ? d.certificate : [])) {
         const text = entrySummary(entry);
         if (text) lines.push([hc.t("js.record"), text]);
+        if (entry.type === "test" && day(entry.sc)) lines.push([hc.t("js.sampled-at"), day(entry.sc)]);
       }
+      for (const record of (Array.isArray(d.records) ? d.records : [])) {
+        const text = recordSummary(record);
+        if (text) lines.push([hc.t("js.record"), text]);
+      }
+      if (report.format !== "native" && when(d.expires_at)) lines.push([hc.t("js.valid-until-label"), when(d.expires_at)]);
     }
     if (lines.length) {
       const dl = hc.el("dl", { class: "kv" });
@@ -130,7 +225,7 @@
     clear(failureList);
     const stages = report.stages || {};
     const reasons = report.reasons || [];
-    if (!valid) {
+    if (!valid && !unchecked) {
       const told = new Set();
       if (report.failures) {
         for (const [stage, reason] of Object.entries(report.failures)) {
@@ -154,6 +249,8 @@
     } else {
       failures.hidden = true;
     }
+
+    renderRules(report);
 
     clear(warningList);
     for (const w of warnings) {
@@ -189,13 +286,11 @@
 
   /** One line for a DCC entry (details.certificate): what was certified, and when. */
   function entrySummary(e) {
-    const name = (field) => e[field + "_name"] || e[field];
-    const day = (v) => (typeof v === "string" ? (v.length > 10 ? when(v) || v : v) : null);
     if (e.type === "vaccination" && e.dn !== undefined) {
-      return hc.t("js.summary-vaccination", { product: name("mp") || "?", dn: e.dn, sd: e.sd === undefined ? "?" : e.sd, date: day(e.dt) || "?" });
+      return hc.t("js.summary-vaccination", { product: dccName(e, "mp") || "?", dn: e.dn, sd: e.sd === undefined ? "?" : e.sd, date: day(e.dt) || "?" });
     }
     if (e.type === "test" && e.tr !== undefined) {
-      return hc.t("js.summary-test", { test: name("tt") || "?", result: name("tr") || "?", date: day(e.sc) || "?" });
+      return hc.t("js.summary-test", { test: dccName(e, "tt") || "?", result: dccName(e, "tr") || "?" });
     }
     if (e.type === "recovery" && e.df !== undefined) {
       return hc.t("js.summary-recovery", { from: day(e.df) || "?", until: day(e.du) || "?" });
@@ -203,16 +298,59 @@
     return null;
   }
 
-  function renderError(body) {
-    // An error shape (not a report): the request itself was refused.
-    render({ format: null, verdict: "invalid", stages: {}, reasons: [], warnings: [] });
-    clear(failureList);
-    const code = (body && body.code) || "internal-error";
-    const li = hc.el("li", { class: "failure", "data-reason": code });
-    li.appendChild(hc.el("span", { class: "failure-reason" }, hc.t("error." + code, null, (body && body.message) || code)));
-    li.appendChild(hc.el("code", { class: "failure-code" }, code));
-    failureList.appendChild(li);
-    failures.hidden = false;
+  /** One line for an SHC record (details.records): an immunization or a lab result. */
+  function recordSummary(r) {
+    if (r.type === "immunization") {
+      const params = { vaccine: fhirName(r.vaccine) || "?", date: day(r.date) || "?" };
+      if (typeof r.lot === "string") return hc.t("js.summary-immunization-lot", Object.assign(params, { lot: r.lot }));
+      return hc.t("js.summary-immunization", params);
+    }
+    if (r.type === "observation") {
+      const result = fhirName(r.result) || (typeof r.value === "string" ? r.value : null) || "?";
+      return hc.t("js.summary-lab", { test: fhirName(r.test) || "?", result: result, date: day(r.date) || "?" });
+    }
+    return null;
+  }
+
+  /** The rule's description in the page's language, else English, else any. */
+  function ruleDescription(r) {
+    const all = r.descriptions && typeof r.descriptions === "object" ? r.descriptions : {};
+    const keys = pageLang === "en" ? ["en"] : ["zh", "zh-CN", "zh_CN", "zh-Hans"];
+    for (const k of keys.concat(["en"])) if (typeof own(all, k) === "string") return all[k];
+    return typeof r.description === "string" && r.description ? r.description : hc.t("js.rule-no-description");
+  }
+
+  /** Business rules the certificate did not meet (failed, or could not be evaluated). */
+  function renderRules(report) {
+    clear(ruleList);
+    const rules = Array.isArray((report.details || {}).rules) ? report.details.rules : [];
+    for (const r of rules.filter((x) => x && x.result !== "passed")) {
+      const li = hc.el("li", { class: "rule rule-" + (r.result === "failed" ? "failed" : "open"), "data-rule": String(r.identifier || "") });
+      li.appendChild(hc.el("strong", { class: "rule-id" }, String(r.identifier || "?") + (r.version ? " v" + r.version : "")));
+      li.appendChild(hc.el("span", { class: "rule-description" }, " " + ruleDescription(r)));
+      if (r.result !== "failed") li.appendChild(hc.el("span", { class: "rule-open" }, " " + hc.t("js.rule-open")));
+      ruleList.appendChild(li);
+    }
+    rulesBox.hidden = !ruleList.firstChild;
+  }
+
+  /** Anything that is not a verification report: "could not check", never "invalid". */
+  function renderUnchecked(code, message) {
+    result.hidden = false;
+    setVerdict("unchecked");
+    verdictColour.hidden = true;
+    demoMark.hidden = true;
+    holderBox.hidden = true;
+    failures.hidden = true;
+    rulesBox.hidden = true;
+    warningsBox.hidden = true;
+    clear(stageList);
+    const advice = code === "network-error" ? "js.unchecked-network"
+      : code === "invalid-input" || code === "payload-too-large" || code === "bad-request" ? "js.unchecked-input"
+      : "js.unchecked-ask-operator";
+    const reason = hc.lookup("error." + code) || (typeof message === "string" && message) || hc.t("error.internal-error");
+    showUnchecked(reason, code, hc.t(advice));
+    result.scrollIntoView({ block: "start" });
   }
 
   async function send(init) {
@@ -220,9 +358,10 @@
     try {
       const resp = await fetch("/verify", Object.assign({ method: "POST", headers: { Accept: "application/json" } }, init));
       const body = await resp.json().catch(() => null);
-      if (resp.ok && body && body.verdict) render(body); else renderError(body);
+      if (resp.ok && body && typeof body.verdict === "string" && body.stages) render(body);
+      else renderUnchecked((body && typeof body.code === "string" && body.code) || "status-" + resp.status, body && body.message);
     } catch (e) {
-      renderError({ code: "network-error", message: hc.t("js.network-error") });
+      renderUnchecked("network-error", hc.t("js.network-error"));
     } finally {
       busy.hidden = true;
     }
