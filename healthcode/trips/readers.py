@@ -38,19 +38,20 @@ import gzip
 import io
 import re
 import zlib
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, Any, ClassVar, Final, Literal, NoReturn
+from typing import IO, Any, ClassVar, Final, Literal, NoReturn, cast
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from healthcode.trips.errors import (
@@ -71,7 +72,7 @@ RECORD_SCHEMA: Final = pa.schema(
     ]
 )
 
-_PHONE_RE: Final = r"1[3-9]\d{9}"
+_PHONE_RE: Final = r"1[3-9][0-9]{9}"  # ASCII digits only (as holders.identity)
 _OFFSET_RE: Final = re.compile(r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$")
 _DATETIME_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
@@ -485,6 +486,10 @@ def inspect_records(
 ) -> ReadReport:
     """Read record files and report every bad row; never raises for bad rows.
 
+    Rows are checked column by column (Arrow compute kernels and numpy on whole
+    columns, no Python per row); bad rows are then located by line number, which for
+    a CSV file means reading it once more line by line (only when it has bad rows).
+
     :param fmt: force one format for all files (default: detect per file).
     :param cell_sites: table for rows that give ``cell_id`` instead of lon/lat.
     :param phone_map: GeoLife (subset, user) → phone (default :class:`GeolifePhoneMap`).
@@ -499,6 +504,7 @@ def inspect_records(
     forced = RecordFormat(fmt) if fmt is not None else None
     tables: list[pa.Table] = []
     errors: list[RowError] = []
+    error_count = 0
     rows = 0
     # every file's format first: a file given as the wrong format refuses the whole input
     kinds: list[RecordFormat | None] = []
@@ -506,6 +512,7 @@ def inspect_records(
     for p in plist:
         if not p.is_file():
             errors.append(RowError(str(p), 0, RowErrorCode.UNREADABLE, "not a file"))
+            error_count += 1
             kinds.append(None)
             continue
         chosen = _choose_format(p, forced)
@@ -521,24 +528,28 @@ def inspect_records(
             continue
         try:
             if kind is RecordFormat.PARQUET:
-                table, errs, n = _read_parquet(p, cell_sites)
+                got = _read_parquet(p, cell_sites, max_errors)
             elif kind is RecordFormat.PLT:
-                table, errs, n = _read_plt(p, phone or _plt_phone(p, pmap, errors))
+                plt_phone = phone or _plt_phone(p, pmap, errors)
+                error_count += 0 if plt_phone else 1
+                got = _read_plt(p, plt_phone, max_errors)
             elif kind is RecordFormat.GEOLIFE_POINTS:
-                table, errs, n = _read_geolife_points(p, pmap)
+                got = _read_geolife_points(p, pmap, max_errors)
             else:
-                table, errs, n = _read_csv(p, cell_sites)
+                got = _read_csv(p, cell_sites, max_errors)
         except _FileRefused as refused:
-            table, errs, n = RECORD_SCHEMA.empty_table(), [refused.error], refused.rows
-        tables.append(table)
-        errors.extend(errs)
-        rows += n
+            got = _Read(RECORD_SCHEMA.empty_table(), [refused.error], 1, refused.rows)
+        tables.append(got.table)
+        errors.extend(got.errors)
+        error_count += got.error_count
+        rows += got.rows
     merged = pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table()
     before = merged.num_rows
     merged = _dedupe(merged)
     return _report(
-        merged, errors, rows, before - merged.num_rows, tuple(str(p) for p in plist), max_errors
-    )
+        merged, errors, rows, before - merged.num_rows, tuple(str(p) for p in plist), max_errors,
+        error_count=error_count,
+    )  # fmt: skip
 
 
 def read_records(
@@ -584,15 +595,18 @@ def _report(
     duplicates: int,
     files: tuple[str, ...],
     max_errors: int = 1000,
+    *,
+    error_count: int | None = None,
 ) -> ReadReport:
     order = {f: i for i, f in enumerate(files)}
     ordered = sorted(errors, key=lambda e: (order.get(e.file, len(order)), e.line))
-    if errors:
+    count = len(errors) if error_count is None else error_count
+    if count:
         table = RECORD_SCHEMA.empty_table()
     return ReadReport(
         records=table if table.num_columns else RECORD_SCHEMA.empty_table(),
         errors=tuple(ordered[:max_errors]),
-        error_count=len(errors),
+        error_count=count,
         rows=rows,
         duplicates=duplicates,
         files=files,
@@ -600,20 +614,50 @@ def _report(
 
 
 def _dedupe(table: pa.Table) -> pa.Table:
-    if table.num_rows == 0:
+    """Drop exact duplicate rows, keeping each first occurrence, in order.
+
+    Duplicates share phone and second, so rows are first hashed on those two alone
+    (``phone`` is 11 digits: an int64); only rows whose (phone, second) hash occurs more
+    than once are compared on all five columns (``-0.0`` and ``0.0`` are the same degree).
+    """
+    n = table.num_rows
+    if n < 2:
         return table
-    df = table.to_pandas()
-    dup = df.duplicated(keep="first").to_numpy()
-    if not dup.any():
+    try:
+        phone = np.asarray(pc.cast(table.column("phone"), pa.int64()).to_numpy(), dtype=np.int64)
+    except pa.ArrowInvalid:  # not only canonical numbers: compare every row
+        rows = np.arange(n)
+    else:
+        epoch = np.asarray(table.column("epoch_s").to_numpy(), dtype=np.int64)
+        with np.errstate(over="ignore"):
+            key = phone * np.int64(1_000_003) + epoch  # wraps: a collision is only a candidate
+        ordered = np.sort(key)
+        repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+        if repeated.size == 0:
+            return table
+        repeated = np.unique(repeated)  # few: look every key up in them
+        at = np.minimum(np.searchsorted(repeated, key), repeated.size - 1)
+        rows = np.flatnonzero(repeated[at] == key)
+    sub = table.take(pa.array(rows)).append_column("_row", pa.array(rows))
+    for name in ("lon", "lat"):  # -0.0 + 0.0 == 0.0: one key for the two zeros
+        i = sub.schema.get_field_index(name)
+        sub = sub.set_column(i, name, pc.add(sub.column(name), 0.0))
+    first = sub.group_by(["phone", "epoch_s", "lon", "lat", "cell_id"], use_threads=False)
+    keep_rows = first.aggregate([("_row", "min")]).column("_row_min").to_numpy()
+    drop = np.zeros(n, dtype=bool)
+    drop[rows] = True  # a candidate is dropped unless it is the first of its group
+    drop[keep_rows] = False
+    if not drop.any():
         return table
-    return table.filter(pa.array(~dup))
+    return table.filter(pa.array(~drop))
 
 
 def _read_csv_columns(path: Path) -> tuple[list[str] | None, list[int], dict[Any, Any]]:
     """Header, physical line number of each data row, and raw string columns.
 
     ``raw[i]`` is column ``i`` (missing fields → ``""``); ``raw["_bad"]`` marks rows
-    whose field count differs from the header. Blank lines are skipped.
+    whose field count differs from the header. Blank lines are skipped. This is the
+    exact (line by line) reading, used to give bad rows their line numbers.
     """
     with _open_text(path) as fh:
         reader = csv.reader(fh)
@@ -646,6 +690,62 @@ def _read_csv_columns(path: Path) -> tuple[list[str] | None, list[int], dict[Any
     return header, lines, raw
 
 
+def _read_csv_fast(path: Path, required: Sequence[str]) -> dict[str, pa.ChunkedArray] | None:
+    """The columns of a CSV file (lower-cased header → string column) read by Arrow's
+    multi-threaded CSV reader, or ``None`` when the file needs the exact reading: it
+    cannot be parsed, a row has the wrong number of fields, a required column is
+    missing, or it has no data row (the exact reading reports each case)."""
+    try:
+        with _open_text(path) as fh:
+            first = ""
+            for line in fh:
+                if line.strip():
+                    first = line
+                    break
+        names = next(csv.reader([first])) if first else []
+    except (OSError, UnicodeDecodeError, EOFError, csv.Error, gzip.BadGzipFile, zlib.error):
+        return None
+    lowered = [n.strip().lower() for n in names]
+    if not names or len(set(lowered)) != len(lowered) or _missing_columns(lowered, required):
+        return None
+    malformed = False
+
+    def invalid_row(_row: Any) -> str:
+        nonlocal malformed
+        malformed = True
+        return "skip"
+
+    try:
+        with _open_binary(path) as src:
+            table = pacsv.read_csv(
+                src,
+                parse_options=pacsv.ParseOptions(
+                    newlines_in_values=True, invalid_row_handler=invalid_row
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+    except (OSError, EOFError, zlib.error, pa.ArrowException):  # BadGzipFile is an OSError
+        return None
+    if malformed or table.num_rows == 0 or table.column_names != names:
+        return None
+    if not all(pa.types.is_string(t) for t in table.schema.types):
+        return None
+    return dict(zip(lowered, table.columns, strict=True))
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    """A record file's bytes, gunzipped when it starts with gzip's magic."""
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == _GZIP_MAGIC
+    if gz:
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return open(path, "rb")
+
+
 def _flag(
     code: npt.NDArray[Any],
     msg: npt.NDArray[Any],
@@ -672,6 +772,8 @@ def _coords_ok(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> np
 
 
 def _normalise_phone(value: str) -> str:
+    """One number as written → 11 digits when it had a ``+86``/``0086``/``86`` prefix,
+    spaces or dashes (:func:`_normalise_phones` is the same on a column)."""
     v = re.sub(r"[\s-]", "", value)
     for prefix in ("+86", "0086", "86"):
         if v.startswith(prefix) and len(v) == 11 + len(prefix):
@@ -679,152 +781,267 @@ def _normalise_phone(value: str) -> str:
     return v
 
 
+#: Python's ``\s`` (Unicode whitespace) spelt out for RE2, plus the dash: what
+#: :func:`_normalise_phone` removes.
+_PHONE_NOISE_RE2: Final = (
+    r"[\x{9}-\x{d}\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
+    r"\x{202f}\x{205f}\x{3000}-]"
+)
+
+
+def _normalise_phones(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """:func:`_normalise_phone` on a whole string column (nulls become ``""``)."""
+    v = pc.replace_substring_regex(pc.fill_null(values, ""), _PHONE_NOISE_RE2, "")
+    length = pc.utf8_length(v)
+    out = v
+    taken = pc.equal(length, -1)  # all false
+    for prefix in ("+86", "0086", "86"):
+        hit = pc.and_(
+            pc.invert(taken),
+            pc.and_(pc.starts_with(v, prefix), pc.equal(length, 11 + len(prefix))),
+        )
+        out = pc.if_else(hit, pc.utf8_slice_codeunits(v, len(prefix)), out)
+        taken = pc.or_(taken, hit)
+    return out
+
+
+def _matches(values: pa.ChunkedArray, pattern: str) -> npt.NDArray[np.bool_]:
+    """RE2 search of ``pattern`` in each value, as a numpy mask (null: no match)."""
+    found = pc.match_substring_regex(values, pattern)
+    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _trimmed(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Strings with Unicode whitespace trimmed, nulls as ``""``."""
+    return pc.utf8_trim_whitespace(pc.fill_null(values, ""))
+
+
+#: The ISO-8601 shapes Arrow's parser reads exactly as pandas does (checked by a test);
+#: any other shape, or a value Arrow refuses, goes through pandas.
+_STRICT_TIME_RE: Final = (
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
+)
+
+
 def _parse_times(
-    text: pd.Series[Any], *, offset_required: bool
+    text: pa.ChunkedArray, *, offset_required: bool
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """ISO-8601 strings → (epoch seconds, well-formed mask, has-offset mask).
 
-    Without ``offset_required`` a time without offset is taken as UTC.
+    Without ``offset_required`` a time without offset is taken as UTC. Sub-seconds
+    are dropped (floor). The common shapes are parsed by Arrow; anything else by
+    pandas (``format="ISO8601"``), whose reading is the definition.
     """
-    s = text.astype("string").str.strip().fillna("")
-    has_offset = s.str.contains(_OFFSET_RE, regex=True).to_numpy(dtype=bool, na_value=False)
-    shaped = s.str.contains(_DATETIME_RE, regex=True).to_numpy(dtype=bool, na_value=False)
-    as_utc = s.where(pd.Series(has_offset, index=s.index), s + "Z")
-    dt = pd.to_datetime(
-        as_utc.where(pd.Series(shaped, index=s.index)), format="ISO8601", utc=True, errors="coerce"
-    )
-    well_formed = shaped & ~dt.isna().to_numpy(dtype=bool)
-    epoch = np.zeros(len(s), dtype=np.int64)
-    if well_formed.any():
-        micro = dt[well_formed].dt.as_unit("us").astype("int64").to_numpy()
-        epoch[well_formed] = np.floor_divide(micro, 1_000_000)
+    s = _trimmed(text)
+    n = len(s)
+    has_offset = _matches(s, _OFFSET_RE.pattern)
+    shaped = _matches(s, _DATETIME_RE.pattern)
+    as_utc = pc.if_else(pa.array(has_offset), s, pc.binary_join_element_wise(s, "Z", ""))
+    epoch = np.zeros(n, dtype=np.int64)
+    micro: npt.NDArray[np.int64] | None = None
+    if n and _matches(as_utc, _STRICT_TIME_RE).all():
+        try:
+            stamps = pc.cast(as_utc, pa.timestamp("us", tz="UTC"))
+            micro = np.asarray(stamps.cast(pa.int64()).to_numpy(zero_copy_only=False))
+            well_formed = np.ones(n, dtype=bool)
+        except pa.ArrowException:
+            micro = None
+    if micro is None:
+        series = pd.Series(as_utc.to_pandas(), dtype="string")
+        dt = pd.to_datetime(
+            series.where(pd.Series(shaped, index=series.index)),
+            format="ISO8601",
+            utc=True,
+            errors="coerce",
+        )
+        well_formed = shaped & ~dt.isna().to_numpy(dtype=bool)
+        micro = np.zeros(n, dtype=np.int64)
+        if well_formed.any():
+            micro[well_formed] = dt[well_formed].dt.as_unit("us").astype("int64").to_numpy()
+    epoch[well_formed] = np.floor_divide(micro[well_formed], 1_000_000)
     if not offset_required:
-        has_offset = np.ones(len(s), dtype=bool)
+        has_offset = np.ones(n, dtype=bool)
     return epoch, well_formed, has_offset
 
 
-def _validate(
-    name: str,
-    lines: Sequence[int],
-    phone_raw: pd.Series[Any],
-    time_raw: pd.Series[Any],
-    lon_raw: pd.Series[Any] | None,
-    lat_raw: pd.Series[Any] | None,
-    cell_raw: pd.Series[Any] | None,
-    cell_sites: CellSites | None,
-    bad_shape: npt.NDArray[np.bool_],
-    *,
-    epoch_given: npt.NDArray[np.int64] | None = None,
-    offset_required: bool = True,
-) -> tuple[pa.Table, list[RowError]]:
-    n = len(lines)
-    code = np.full(n, "", dtype=object)
-    msg = np.full(n, "", dtype=object)
-    _flag(code, msg, bad_shape, RowErrorCode.MALFORMED_ROW, "wrong number of fields")
+#: A finite decimal number as Python and pandas read one (after trimming).
+_NUMBER_RE: Final = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 
-    phone = phone_raw.astype("string").fillna("").map(_normalise_phone).astype("string")
-    phone_ok = phone.str.fullmatch(_PHONE_RE).to_numpy(dtype=bool, na_value=False)
-    _flag(
-        code,
-        msg,
-        ~phone_ok,
-        RowErrorCode.INVALID_PHONE,
-        "phone is not a mainland mobile number (11 digits, 1[3-9]…)",
+
+@dataclass(frozen=True)
+class _Degrees:
+    """A lon or lat column: values (NaN where absent or not a number) and which rows gave
+    no value at all (empty text, null, NaN in a numeric column)."""
+
+    values: npt.NDArray[np.float64]
+    empty: npt.NDArray[np.bool_]
+
+    @classmethod
+    def absent(cls, n: int) -> _Degrees:
+        return cls(np.full(n, np.nan), np.ones(n, dtype=bool))
+
+    @classmethod
+    def of(cls, column: pa.ChunkedArray) -> _Degrees:
+        """From text (trimmed; a non-number is NaN) or from a numeric column."""
+        if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+            values = np.asarray(
+                pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64
+            )
+            return cls(values, np.isnan(values))  # a null came as NaN: no value either
+        text = _trimmed(_as_text(column))
+        empty = np.asarray(pc.equal(text, "").to_numpy(zero_copy_only=False), dtype=bool)
+        number = pa.array(_matches(text, _NUMBER_RE))
+        parsed = pc.cast(pc.if_else(number, text, "nan"), pa.float64())
+        return cls(np.asarray(parsed.to_numpy(zero_copy_only=False), dtype=np.float64), empty)
+
+
+def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column as strings: strings as they are, integers in decimal, anything else as
+    pandas writes it (the reading of earlier versions)."""
+    t = column.type
+    if pa.types.is_dictionary(t):
+        column = column.cast(t.value_type)
+        t = column.type
+    if pa.types.is_string(t):
+        return column
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t) or pa.types.is_integer(t):
+        return column.cast(pa.string())
+    as_pandas = pd.Series(column.to_pandas()).astype("string")
+    return pa.chunked_array(
+        [pa.array(as_pandas.to_numpy(dtype=object, na_value=None), pa.string())]
     )
 
+
+@dataclass(frozen=True)
+class _Checked:
+    """What :func:`_validate` found: the good rows, and the bad ones by position."""
+
+    table: pa.Table  #: the good rows (:data:`RECORD_SCHEMA`)
+    bad: npt.NDArray[np.intp]  #: positions (0-based, ascending) of every bad row
+    listed: list[tuple[int, RowErrorCode, str]]  #: (position, code, message), first few
+
+    def errors(self, name: str, line_of: Callable[[int], int]) -> list[RowError]:
+        return [RowError(name, line_of(i), code, msg) for i, code, msg in self.listed]
+
+
+#: Per-row checks in the order they are made: a row gets the first that fails.
+_ROW_CHECKS: Final = (
+    (RowErrorCode.MALFORMED_ROW, "wrong number of fields"),
+    (RowErrorCode.INVALID_PHONE, "phone is not a mainland mobile number (11 digits, 1[3-9]…)"),
+    (RowErrorCode.INVALID_TIME, "time is not ISO-8601 (YYYY-MM-DDTHH:MM[:SS]±HH:MM)"),
+    (RowErrorCode.TIME_WITHOUT_OFFSET, "time has no UTC offset (add Z or ±HH:MM)"),
+    (RowErrorCode.MISSING_LOCATION, "neither lon/lat nor cell_id"),
+    (
+        RowErrorCode.INVALID_COORDINATES,
+        "lon must be a number in [-180, 180] and lat in [-90, 90]",
+    ),
+    (RowErrorCode.CELL_SITES_REQUIRED, "cell_id given but no cell-site table"),
+    (RowErrorCode.UNKNOWN_CELL_ID, "not in the cell-site table"),
+)
+
+
+def _validate(
+    n: int,
+    phone_raw: pa.ChunkedArray,
+    time_raw: pa.ChunkedArray | None,
+    lon: _Degrees,
+    lat: _Degrees,
+    cell_raw: pa.ChunkedArray | None,
+    cell_sites: CellSites | None,
+    bad_shape: npt.NDArray[np.bool_] | None,
+    *,
+    max_errors: int,
+    epoch_given: npt.NDArray[np.int64] | None = None,
+    offset_required: bool = True,
+) -> _Checked:
+    """Check every row on whole columns; a row gets the first failing check of
+    :data:`_ROW_CHECKS`. ``time_raw`` is None when ``epoch_given`` holds the times."""
+    err = np.zeros(n, dtype=np.int8)  # 0: good, k: _ROW_CHECKS[k - 1]
+
+    def flag(mask: npt.NDArray[np.bool_], code: RowErrorCode) -> None:
+        k = next(i for i, (c, _) in enumerate(_ROW_CHECKS, start=1) if c is code)
+        err[mask & (err == 0)] = k
+
+    if bad_shape is not None:
+        flag(bad_shape, RowErrorCode.MALFORMED_ROW)
+    phone = _as_text(phone_raw)
+    phone_ok = _matches(phone, f"^{_PHONE_RE}$")
+    if not phone_ok.all():  # some numbers are written with a prefix, spaces…, or are bad
+        phone = _normalise_phones(phone)
+        phone_ok = _matches(phone, f"^{_PHONE_RE}$")
+    flag(~phone_ok, RowErrorCode.INVALID_PHONE)
     if epoch_given is not None:
         epoch = epoch_given
     else:
-        epoch, well_formed, has_offset = _parse_times(time_raw, offset_required=offset_required)
-        _flag(
-            code,
-            msg,
-            ~well_formed,
-            RowErrorCode.INVALID_TIME,
-            "time is not ISO-8601 (YYYY-MM-DDTHH:MM[:SS]±HH:MM)",
+        assert time_raw is not None  # noqa: S101 - one of the two is given
+        epoch, well_formed, has_offset = _parse_times(
+            _as_text(time_raw), offset_required=offset_required
         )
+        flag(~well_formed, RowErrorCode.INVALID_TIME)
         if offset_required:
-            _flag(
-                code,
-                msg,
-                ~has_offset,
-                RowErrorCode.TIME_WITHOUT_OFFSET,
-                "time has no UTC offset (add Z or ±HH:MM)",
-            )
+            flag(~has_offset, RowErrorCode.TIME_WITHOUT_OFFSET)
 
-    def text(col: pd.Series[Any] | None) -> pd.Series[Any]:
-        if col is None:
-            return pd.Series([""] * n, dtype="string")
-        return col.astype("string").str.strip().fillna("")
-
-    lon_t, lat_t, cell_t = text(lon_raw), text(lat_raw), text(cell_raw)
-    has_point = ((lon_t != "") | (lat_t != "")).to_numpy(dtype=bool)
-    has_cell = (cell_t != "").to_numpy(dtype=bool)
-    lon = pd.to_numeric(lon_t.where(lon_t != ""), errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan
+    cell_t = _trimmed(_as_text(cell_raw)) if cell_raw is not None else None
+    has_point = ~(lon.empty & lat.empty)
+    has_cell = (
+        np.asarray(pc.not_equal(cell_t, "").to_numpy(zero_copy_only=False), dtype=bool)
+        if cell_t is not None
+        else np.zeros(n, dtype=bool)
     )
-    lat = pd.to_numeric(lat_t.where(lat_t != ""), errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan
-    )
-    _flag(
-        code,
-        msg,
-        ~has_point & ~has_cell,
-        RowErrorCode.MISSING_LOCATION,
-        "neither lon/lat nor cell_id",
-    )
-    coord_ok = _coords_ok(lon, lat)
-    _flag(
-        code,
-        msg,
-        has_point & ~coord_ok,
-        RowErrorCode.INVALID_COORDINATES,
-        "lon must be a number in [-180, 180] and lat in [-90, 90]",
-    )
+    lon_v, lat_v = lon.values.copy(), lat.values.copy()
+    flag(~has_point & ~has_cell, RowErrorCode.MISSING_LOCATION)
+    flag(has_point & ~_coords_ok(lon_v, lat_v), RowErrorCode.INVALID_COORDINATES)
     use_cell = has_cell & ~has_point
     if use_cell.any():
+        assert cell_t is not None  # noqa: S101 - has_cell
         if cell_sites is None:
-            _flag(
-                code,
-                msg,
-                use_cell,
-                RowErrorCode.CELL_SITES_REQUIRED,
-                "cell_id given but no cell-site table",
-            )
+            flag(use_cell, RowErrorCode.CELL_SITES_REQUIRED)
         else:
             sites = cell_sites.table
-            site_index = pd.Index(sites.column("cell_id").to_pandas())
-            pos = site_index.get_indexer(cell_t.to_numpy(dtype=object))
-            unknown = use_cell & (pos < 0)
-            _flag(
-                code,
-                msg,
-                unknown,
-                RowErrorCode.UNKNOWN_CELL_ID,
-                "cell_id " + cell_t.to_numpy(dtype=object) + " not in the cell-site table",
-            )
-            take = use_cell & (pos >= 0)
-            lon[take] = sites.column("lon").to_numpy()[pos[take]]
-            lat[take] = sites.column("lat").to_numpy()[pos[take]]
-    errors = _collect(name, lines, code, msg)
-    good = code == ""
-    cells = cell_t.to_numpy(dtype=object)
-    cells = np.where(has_cell, cells, None)
+            pos = pc.index_in(cell_t, value_set=sites.column("cell_id"))
+            pos_np = np.asarray(pc.fill_null(pos, -1).to_numpy(zero_copy_only=False))
+            flag(use_cell & (pos_np < 0), RowErrorCode.UNKNOWN_CELL_ID)
+            take = use_cell & (pos_np >= 0)
+            lon_v[take] = np.asarray(sites.column("lon").to_numpy())[pos_np[take]]
+            lat_v[take] = np.asarray(sites.column("lat").to_numpy())[pos_np[take]]
+    bad = np.flatnonzero(err)
+    listed: list[tuple[int, RowErrorCode, str]] = []
+    for i in bad[:max_errors]:
+        code, msg = _ROW_CHECKS[err[i] - 1]
+        if code is RowErrorCode.UNKNOWN_CELL_ID:
+            assert cell_t is not None  # noqa: S101 - use_cell
+            msg = f"cell_id {cell_t[int(i)].as_py()} {msg}"
+        listed.append((int(i), code, msg))
+    cells = (
+        pc.if_else(pa.array(has_cell), cell_t, pa.scalar(None, pa.string()))
+        if cell_t is not None
+        else pa.nulls(n, pa.string())
+    )
+    columns = {"phone": phone, "epoch_s": epoch, "lon": lon_v, "lat": lat_v, "cell_id": cells}
+    if bad.size:  # keep the good rows only
+        good = err == 0
+        mask = pa.array(good)
+        columns = {
+            "phone": pc.filter(phone, mask), "epoch_s": epoch[good], "lon": lon_v[good],
+            "lat": lat_v[good], "cell_id": pc.filter(cells, mask),
+        }  # fmt: skip
     table = pa.table(
         {
-            "phone": pa.array(phone.to_numpy(dtype=object)[good], pa.string()),
-            "epoch_s": pa.array(epoch[good], pa.int64()),
-            "lon": pa.array(lon[good], pa.float64()),
-            "lat": pa.array(lat[good], pa.float64()),
-            "cell_id": pa.array(cells[good], pa.string()),
+            name: columns[name] if name in ("phone", "cell_id") else pa.array(columns[name])
+            for name in RECORD_SCHEMA.names
         },
-        schema=RECORD_SCHEMA,
-    )
-    return table, errors
+    ).cast(RECORD_SCHEMA)
+    return _Checked(table, bad, listed)
 
 
-def _column(raw: dict[Any, Any], cols: dict[str, int], key: str) -> pd.Series[Any]:
-    return pd.Series(raw[cols[key]], dtype="string")
+@dataclass(frozen=True)
+class _Read:
+    """One file read: its good rows, its first errors, how many errors and data rows."""
+
+    table: pa.Table
+    errors: list[RowError]
+    error_count: int
+    rows: int
 
 
 class _FileRefused(Exception):
@@ -852,9 +1069,10 @@ def _missing_columns(names: Collection[str], required: Sequence[str]) -> list[st
 
 def _read_csv_file(
     path: Path, required: Sequence[str]
-) -> tuple[dict[str, int], list[int], dict[Any, Any]]:
-    """A CSV record file's columns (lower-cased name → index), the physical line of each data
-    row and the raw columns (see :func:`_read_csv_columns`).
+) -> tuple[dict[str, pa.ChunkedArray], list[int], npt.NDArray[np.bool_]]:
+    """A CSV record file read exactly, line by line: its columns (lower-cased name →
+    strings), the physical line of each data row, and which rows have the wrong number
+    of fields.
 
     :raises _FileRefused: unreadable (``unreadable-file``), no data rows (``empty-file``),
         or a header without the ``required`` columns (``missing-column``, line 1).
@@ -873,31 +1091,47 @@ def _read_csv_file(
             name, RowErrorCode.MISSING_COLUMN, f"missing column(s) {missing}", line=1,
             rows=len(lines),
         )  # fmt: skip
-    return cols, lines, raw
+    columns = {k: pa.chunked_array([pa.array(raw[i], pa.string())]) for k, i in cols.items()}
+    return columns, lines, raw["_bad"]
 
 
-def _read_csv(path: Path, cell_sites: CellSites | None) -> tuple[pa.Table, list[RowError], int]:
-    name = str(path)
-    cols, lines, raw = _read_csv_file(path, ("phone", "time", _LOCATION))
-
-    def col(key: str) -> pd.Series[Any] | None:
-        return _column(raw, cols, key) if key in cols else None
-
-    table, errors = _validate(
-        name,
-        lines,
-        _column(raw, cols, "phone"),
-        _column(raw, cols, "time"),
-        col("lon"),
-        col("lat"),
-        col("cell_id"),
-        cell_sites,
-        raw["_bad"],
+def _read_csv_layout(
+    path: Path,
+    required: Sequence[str],
+    check: Callable[[dict[str, pa.ChunkedArray], npt.NDArray[np.bool_] | None], _Checked],
+) -> _Read:
+    """Read a CSV layout fast (Arrow) and check it; a file with any bad row (or that Arrow
+    cannot read cleanly) is read again exactly, line by line, so that every reported
+    line number is the physical line of the row."""
+    fast = _read_csv_fast(path, required)
+    if fast is not None:
+        checked = check(fast, None)
+        if checked.bad.size == 0:
+            n = checked.table.num_rows
+            return _Read(checked.table, [], 0, n)
+    columns, lines, bad_shape = _read_csv_file(path, required)
+    checked = check(columns, bad_shape)
+    return _Read(
+        checked.table, checked.errors(str(path), lines.__getitem__), len(checked.bad), len(lines)
     )
-    return table, errors, len(lines)
 
 
-def _read_parquet(path: Path, cell_sites: CellSites | None) -> tuple[pa.Table, list[RowError], int]:
+def _read_csv(path: Path, cell_sites: CellSites | None, max_errors: int) -> _Read:
+    def check(
+        cols: dict[str, pa.ChunkedArray], bad_shape: npt.NDArray[np.bool_] | None
+    ) -> _Checked:
+        n = len(cols["phone"])
+        return _validate(
+            n, cols["phone"], cols["time"],
+            _Degrees.of(cols["lon"]) if "lon" in cols else _Degrees.absent(n),
+            _Degrees.of(cols["lat"]) if "lat" in cols else _Degrees.absent(n),
+            cols.get("cell_id"), cell_sites, bad_shape, max_errors=max_errors,
+        )  # fmt: skip
+
+    return _read_csv_layout(path, ("phone", "time", _LOCATION), check)
+
+
+def _read_parquet(path: Path, cell_sites: CellSites | None, max_errors: int) -> _Read:
     name = str(path)
     try:
         src = pq.read_table(path)
@@ -914,20 +1148,12 @@ def _read_parquet(path: Path, cell_sites: CellSites | None) -> tuple[pa.Table, l
         raise _FileRefused(
             name, RowErrorCode.MISSING_COLUMN, f"missing column(s) {missing}", rows=n
         )
-    lines = list(range(1, n + 1))
 
-    def col(key: str) -> pd.Series[Any] | None:
-        if key not in cols:
-            return None
-        return pd.Series(src.column(cols[key]).to_pandas()).astype("string")
-
-    def col_or_empty(key: str) -> pd.Series[Any]:
-        found = col(key)
-        return found if found is not None else pd.Series([""] * n, dtype="string")
+    def col(key: str) -> pa.ChunkedArray | None:
+        return src.column(cols[key]) if key in cols else None
 
     time_col = src.column(cols["time"])
     epoch_given = None
-    time_raw = pd.Series([""] * n, dtype="string")
     if pa.types.is_timestamp(time_col.type):
         if time_col.type.tz is None:
             errs = [
@@ -938,69 +1164,60 @@ def _read_parquet(path: Path, cell_sites: CellSites | None) -> tuple[pa.Table, l
                     "time column is a timestamp without time zone",
                 )
             ]
-            return RECORD_SCHEMA.empty_table(), errs, n
+            return _Read(RECORD_SCHEMA.empty_table(), errs, 1, n)
+        nulls = np.asarray(time_col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        if nulls.any():
+            where = np.flatnonzero(nulls)
+            errs = [
+                RowError(name, int(i) + 1, RowErrorCode.INVALID_TIME, "time is null")
+                for i in where[:max_errors]
+            ]
+            return _Read(RECORD_SCHEMA.empty_table(), errs, len(where), n)
         micro = (
             time_col.cast(pa.timestamp("us", tz="UTC"))
             .cast(pa.int64())
             .to_numpy(zero_copy_only=False)
         )
-        nulls = time_col.is_null().to_numpy(zero_copy_only=False)
-        epoch_given = np.floor_divide(np.where(nulls, 0, micro), 1_000_000).astype(np.int64)
-        if nulls.any():
-            return (
-                RECORD_SCHEMA.empty_table(),
-                [
-                    RowError(name, int(i) + 1, RowErrorCode.INVALID_TIME, "time is null")
-                    for i in np.flatnonzero(nulls)
-                ],
-                n,
-            )
-    else:
-        time_raw = col_or_empty("time")
-    table, errors = _validate(
-        name,
-        lines,
-        col_or_empty("phone"),
-        time_raw,
-        col("lon"),
-        col("lat"),
-        col("cell_id"),
-        cell_sites,
-        np.zeros(n, dtype=bool),
-        epoch_given=epoch_given,
-    )
-    return table, errors, n
+        epoch_given = np.floor_divide(micro, 1_000_000).astype(np.int64)
+    phone = col("phone")
+    assert phone is not None  # noqa: S101 - checked above
+    lon, lat = col("lon"), col("lat")
+    checked = _validate(
+        n, phone, None if epoch_given is not None else time_col,
+        _Degrees.of(lon) if lon is not None else _Degrees.absent(n),
+        _Degrees.of(lat) if lat is not None else _Degrees.absent(n),
+        col("cell_id"), cell_sites, None, max_errors=max_errors, epoch_given=epoch_given,
+    )  # fmt: skip
+    return _Read(checked.table, checked.errors(name, lambda i: i + 1), len(checked.bad), n)
 
 
-def _read_geolife_points(path: Path, pmap: GeolifePhoneMap) -> tuple[pa.Table, list[RowError], int]:
-    name = str(path)
-    cols, lines, raw = _read_csv_file(path, ("subset", "user", "lat", "lon", "time_utc"))
-    subset = pd.Series(raw[cols["subset"]], dtype="string").str.strip()
-    user = pd.Series(raw[cols["user"]], dtype="string").str.strip()
-    pairs = pd.DataFrame({"s": subset, "u": user})
-    phones: dict[tuple[str, str], str] = {}
-    for s, u in pairs.drop_duplicates().itertuples(index=False):
-        try:
-            phones[(s, u)] = pmap.phone_for(str(s), str(u))
-        except ValueError:
-            phones[(s, u)] = ""  # → invalid-phone row errors
-    phone = pd.Series([phones[(s, u)] for s, u in zip(subset, user, strict=True)], dtype="string")
-    table, errors = _validate(
-        name,
-        lines,
-        phone,
-        pd.Series(raw[cols["time_utc"]], dtype="string"),
-        pd.Series(raw[cols["lon"]], dtype="string"),
-        pd.Series(raw[cols["lat"]], dtype="string"),
-        None,
-        None,
-        raw["_bad"],
-        offset_required=False,  # GeoLife times are UTC by format
-    )
-    return table, errors, len(lines)
+def _read_geolife_points(path: Path, pmap: GeolifePhoneMap, max_errors: int) -> _Read:
+    def check(
+        cols: dict[str, pa.ChunkedArray], bad_shape: npt.NDArray[np.bool_] | None
+    ) -> _Checked:
+        subset = _trimmed(cols["subset"])
+        user = _trimmed(cols["user"])
+        pairs = pc.binary_join_element_wise(subset, user, "\x00")
+        distinct = pc.unique(pairs)
+        phones: list[str] = []
+        for pair in distinct.to_pylist():
+            s, _, u = pair.partition("\x00")
+            try:
+                phones.append(pmap.phone_for(s, u))
+            except ValueError:
+                phones.append("")  # → invalid-phone row errors
+        phone = pc.take(pa.array(phones, pa.string()), pc.index_in(pairs, value_set=distinct))
+        return _validate(
+            len(pairs), pa.chunked_array([phone]) if isinstance(phone, pa.Array) else phone,
+            cols["time_utc"], _Degrees.of(cols["lon"]), _Degrees.of(cols["lat"]), None, None,
+            bad_shape, max_errors=max_errors,
+            offset_required=False,  # GeoLife times are UTC by format
+        )  # fmt: skip
+
+    return _read_csv_layout(path, ("subset", "user", "lat", "lon", "time_utc"), check)
 
 
-def _read_plt(path: Path, phone: str) -> tuple[pa.Table, list[RowError], int]:
+def _read_plt(path: Path, phone: str, max_errors: int) -> _Read:
     name = str(path)
     lines: list[int] = []
     lat: list[str] = []
@@ -1025,19 +1242,16 @@ def _read_plt(path: Path, phone: str) -> tuple[pa.Table, list[RowError], int]:
     if not lines:
         raise _FileRefused(name, RowErrorCode.EMPTY_FILE, "no track points")
     n = len(lines)
-    table, errors = _validate(
-        name,
-        lines,
-        pd.Series([phone] * n, dtype="string"),
-        pd.Series(when, dtype="string"),
-        pd.Series(lon, dtype="string"),
-        pd.Series(lat, dtype="string"),
-        None,
-        None,
-        np.array(bad, dtype=bool),
+
+    def text(values: list[str]) -> pa.ChunkedArray:
+        return pa.chunked_array([pa.array(values, pa.string())])
+
+    checked = _validate(
+        n, text([phone] * n), text(when), _Degrees.of(text(lon)), _Degrees.of(text(lat)), None,
+        None, np.array(bad, dtype=bool), max_errors=max_errors,
         offset_required=False,  # GeoLife .plt times are GMT by format
-    )
-    return table, errors, n
+    )  # fmt: skip
+    return _Read(checked.table, checked.errors(name, lines.__getitem__), len(checked.bad), n)
 
 
 SECONDS_PER_DAY: Final = 86_400
@@ -1083,8 +1297,6 @@ def write_records(records: pa.Table, path: str | Path) -> int:
         return int(records.num_rows)
     if not name.endswith((".csv", ".csv.gz")):
         raise ValueError(f"{p}: write records to a .csv, .csv.gz or .parquet file")
-    import pyarrow.csv as pacsv
-
     text = pc.strftime(when, format="%Y-%m-%dT%H:%M:%SZ")
     table = pa.table({"time": text, **columns}).select(_OUT_COLUMNS)
     cells = pc.fill_null(records.column("cell_id"), "")

@@ -27,14 +27,12 @@ import secrets
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from itertools import islice
 from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from healthcode.audit import log as audit
@@ -194,25 +192,72 @@ def unseal_phones(session: Session, indexes: Collection[str], *, seal_key: bytes
 # --- import --------------------------------------------------------------------------------
 
 
-def _insert_ignoring_duplicates(session: Session, rows: Iterable[dict[str, Any]]) -> int:
-    """Insert records; a row whose key is already stored is skipped. Returns rows inserted.
+#: Columns of ``location_records`` an import writes, in this order.
+_RECORD_COLUMNS: Final = ("phone_index", "epoch_s", "lon", "lat", "cell_id", "import_id")
+_NAMES: Final = ", ".join(_RECORD_COLUMNS)
+#: SQLite page cache while an import inserts records, KiB (the default is 2 MiB).
+_SQLITE_IMPORT_CACHE_KIB: Final = 65_536
+_SQLITE_INSERT: Final = (
+    f"INSERT INTO location_records ({_NAMES}) VALUES (?, ?, ?, ?, ?, ?) "  # noqa: S608 - constants
+    "ON CONFLICT DO NOTHING"
+)
+_PG_COPY: Final = f"COPY trip_import_batch ({_NAMES}) FROM STDIN (FORMAT csv)"
+_PG_MOVE: Final = (
+    f"INSERT INTO location_records ({_NAMES}) SELECT {_NAMES} "  # noqa: S608 - constants
+    "FROM trip_import_batch ON CONFLICT DO NOTHING"
+)
 
-    ``rows`` is consumed in batches (an import of millions of records never holds
-    them all as dicts). SQLite's driver sums the rows an executemany changed; on
-    PostgreSQL SQLAlchemy batches the rows into multi-row INSERTs whose count is not
-    reported, so the inserted keys are returned instead (``ON CONFLICT DO NOTHING``
-    returns only the rows it inserted).
+
+def _insert_ignoring_duplicates(session: Session, rows: pa.Table) -> int:
+    """Insert records in batches; a row whose key is already stored is skipped.
+
+    :param rows: Arrow table with :data:`_RECORD_COLUMNS` (sorted by key for locality).
+    :returns: rows inserted.
+
+    Through the driver, in the session's transaction, ``_INSERT_BATCH`` rows at a
+    time (no per-row SQLAlchemy work, no list of dicts): on SQLite one prepared
+    ``INSERT … ON CONFLICT DO NOTHING`` per batch (the driver counts the rows it
+    inserted); on PostgreSQL each batch is copied (``COPY … FROM STDIN``, CSV written
+    by Arrow) into a temporary table and moved with one ``INSERT … SELECT … ON
+    CONFLICT DO NOTHING``, whose row count is the rows inserted.
     """
     conn = session.connection()
+    driver = conn.connection.driver_connection
+    assert driver is not None  # noqa: S101 - a live connection of the session
     inserted = 0
-    it = iter(rows)
-    while batch := list(islice(it, _INSERT_BATCH)):
-        if conn.dialect.name == "postgresql":
-            pg = postgresql.insert(LocationRecord).on_conflict_do_nothing()
-            inserted += len(conn.execute(pg.returning(LocationRecord.epoch_s), batch).all())
-        else:
-            lite = sqlite.insert(LocationRecord).on_conflict_do_nothing()
-            inserted += int(conn.execute(lite, batch).rowcount)
+    batches = rows.select(list(_RECORD_COLUMNS)).to_batches(max_chunksize=_INSERT_BATCH)
+    if conn.dialect.name == "postgresql":
+        import pyarrow.csv as pacsv
+
+        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+        with driver.cursor() as cur:
+            cur.execute(
+                "CREATE TEMPORARY TABLE trip_import_batch "
+                "(LIKE location_records INCLUDING DEFAULTS) ON COMMIT DROP"
+            )
+            for batch in batches:
+                buf = pa.BufferOutputStream()
+                pacsv.write_csv(batch, buf, options)
+                with cur.copy(_PG_COPY) as copy:
+                    copy.write(buf.getvalue().to_pybytes())
+                cur.execute(_PG_MOVE)
+                inserted += max(cur.rowcount, 0)
+                cur.execute("TRUNCATE trip_import_batch")
+            cur.execute("DROP TABLE trip_import_batch")
+        return inserted
+    cur = driver.cursor()
+    previous = cur.execute("PRAGMA cache_size").fetchone()[0]
+    # a page cache big enough for the indexes being filled: fewer pages spilled to the WAL
+    # before the commit (2x less system time at 1M records); this connection only
+    cur.execute(f"PRAGMA cache_size={-_SQLITE_IMPORT_CACHE_KIB}")
+    try:
+        for batch in batches:
+            values = (batch.column(c).to_pylist() for c in _RECORD_COLUMNS)
+            cur.executemany(_SQLITE_INSERT, zip(*values, strict=True))
+            inserted += max(cur.rowcount, 0)
+    finally:
+        cur.execute(f"PRAGMA cache_size={int(previous)}")
+        cur.close()
     return inserted
 
 
@@ -240,19 +285,21 @@ def import_records(
             "no location records in the input; nothing imported",
             details={"error_count": 1, "errors": []},
         )
-    index_of = phone_indexes(keys, pc.unique(table.column("phone")).to_pylist())
+    phones = pc.unique(table.column("phone"))
+    index_of = phone_indexes(keys, phones.to_pylist())
     new_phones = store_phones(session, index_of, seal_key=seal_key, at=at)
     import_id = "trip-" + secrets.token_hex(8)
+    # each record's blind index, by column (one HMAC per distinct number)
+    indexes = pa.array([index_of[p] for p in phones.to_pylist()], pa.string())
+    phone_index = pc.take(indexes, pc.index_in(table.column("phone"), value_set=phones))
     rows = (
-        {"phone_index": index_of[p], "epoch_s": e, "lon": lo, "lat": la, "cell_id": c,
-         "import_id": import_id}
-        for part in table.to_batches(max_chunksize=_INSERT_BATCH)
-        for p, e, lo, la, c in zip(
-            part.column("phone").to_pylist(), part.column("epoch_s").to_pylist(),
-            part.column("lon").to_pylist(), part.column("lat").to_pylist(),
-            part.column("cell_id").to_pylist(), strict=True,
-        )
-    )  # fmt: skip
+        table.drop_columns(["phone"])
+        .add_column(0, "phone_index", phone_index)
+        .append_column("import_id", pa.repeat(pa.scalar(import_id, pa.string()), table.num_rows))
+    )
+    rows = rows.take(
+        pc.sort_indices(rows, [("phone_index", "ascending"), ("epoch_s", "ascending")])
+    )
     digest = hashlib.sha256()
     for f in report.files:
         digest.update(f.encode() + b"\0")

@@ -462,3 +462,126 @@ def test_shifted_records_written_read_back_the_same(tmp_path, name):
     assert shift_records(later, -5392).to_pylist() == table.to_pylist()
     with pytest.raises(ValueError, match=".csv, .csv.gz or .parquet"):
         write_records(later, tmp_path / "out.json")
+
+
+def test_times_read_by_arrow_are_read_as_pandas_reads_them():
+    """The fast (Arrow) parse of the common ISO-8601 shapes gives pandas' seconds, and any
+    value Arrow refuses is read by pandas (``format="ISO8601"``), the definition."""
+    import random
+
+    import pandas as pd
+
+    from healthcode.trips.readers import _parse_times
+
+    rng = random.Random(7)
+
+    def two(hi):
+        return str(rng.randint(0, hi)).zfill(2)
+
+    values, as_utc = [], []
+    for _ in range(3000):
+        year = rng.choice(["2022", "1969", "1900", "2999", "0001", "1970", "2262", "2263"])
+        v = f"{year}-{two(13)}-{two(32)}{rng.choice('T ')}{two(25)}:{two(61)}"
+        if rng.random() < 0.8:
+            v += f":{two(61)}"
+            if rng.random() < 0.3:
+                # up to 6 digits: with 7-9 pandas reads a whole column in nanoseconds, and
+                # then calls a year outside 1677-2262 invalid, which Arrow (microseconds) reads
+                v += "." + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 6)))
+        offset = rng.choice(
+            ["Z", f"+{two(26)}:{two(61)}", f"-{two(26)}{two(61)}", f"+{two(15)}", ""]
+        )
+        values.append(v + offset)
+        as_utc.append(v + (offset or "Z"))  # a time without offset is read as UTC
+    expected = pd.to_datetime(
+        pd.Series(as_utc, dtype="string"), format="ISO8601", utc=True, errors="coerce"
+    )
+    checked = 0
+    for v, want in zip(values, expected, strict=True):
+        epoch, ok, _ = _parse_times(pa.chunked_array([[v]]), offset_required=False)
+        if pd.isna(want):
+            assert not ok[0], v
+        else:
+            micro = want.tz_convert(None).as_unit("us").asm8.astype("int64")
+            assert ok[0] and epoch[0] == micro // 1_000_000, v
+            checked += 1
+    assert checked > 500  # a fair share of the values are valid times
+    nano = pa.chunked_array(
+        [["2022-11-20T21:40:00.123456789+08:00", "1969-12-31T23:59:59.9999999Z"]]
+    )
+    assert _parse_times(nano, offset_required=True)[0].tolist() == [1668951600, -1]
+
+
+def test_a_clean_file_read_fast_equals_the_exact_reading(tmp_path):
+    """A file without bad rows is read by Arrow's CSV reader; BOM, CRLF, blank lines, quoted
+    fields with commas and newlines, gzip: the same records as the line-by-line reading."""
+    from healthcode.trips.readers import _read_csv_fast, _read_csv_file
+
+    text = (
+        "\ufeffphone,time,lon,lat,note\r\n\r\n"
+        '13912345678,2022-11-20T21:40:00+08:00,116.4,39.9,"a,\r\nb"\r\n'
+        "\r\n"
+        " 139 1234 5679 ,2022-11-20T21:41:00Z, 121.47 ,31.23,\r\n"
+        '"13912345678","2022-11-20T21:42:00+08:00","116.4","39.9",x\r\n'
+    )
+    plain = tmp_path / "r.csv"
+    plain.write_bytes(text.encode("utf-8"))
+    packed = tmp_path / "r.csv.gz"
+    packed.write_bytes(gzip.compress(text.encode("utf-8")))
+    for path in (plain, packed):
+        fast = _read_csv_fast(path, ("phone", "time"))
+        exact, lines, bad = _read_csv_file(path, ("phone", "time"))
+        assert fast is not None and not bad.any() and lines == [3, 6, 7]
+        assert {k: v.to_pylist() for k, v in fast.items()} == {
+            k: v.to_pylist() for k, v in exact.items()
+        }
+        table = read_records(path)
+        assert table.column("phone").to_pylist() == ["13912345678", "13912345679", "13912345678"]
+    # one short row: the whole file is read line by line, the row named by its line
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(text.encode("utf-8") + b"13912345678,2022-11-20T21:43:00Z\r\n")
+    assert _read_csv_fast(broken, ("phone", "time")) is None
+    assert codes(inspect_records(broken)) == [(8, RowErrorCode.MALFORMED_ROW)]
+
+
+def test_phone_digits_must_be_ascii():
+    """Full-width or other non-ASCII digits are not a mobile number (as holders'
+    numbers); prefixes and separators are removed."""
+    from healthcode.trips.readers import _normalise_phones
+
+    raw = ["+86 139-1234-5678", "0086 13912345678", "\u3000139 1234 5678\xa0", "1391234567８",
+           "１３９１２３４５６７８", "+86139123456789", "8613912345678", None]  # fmt: skip
+    assert _normalise_phones(pa.chunked_array([raw])).to_pylist() == [
+        "13912345678", "13912345678", "13912345678", "1391234567８", "１３９１２３４５６７８",
+        "+86139123456789", "13912345678", "",
+    ]  # fmt: skip
+
+
+def test_full_width_digits_are_an_invalid_phone(tmp_path):
+    path = write(
+        tmp_path,
+        "w.csv",
+        "phone,time,lon,lat\n"
+        "1391234567８,2022-11-20T21:40:00+08:00,116.4,39.9\n"
+        "13912345678,2022-11-20T21:40:00+08:00,116.4,39.9\n",
+    )
+    assert codes(inspect_records(path)) == [(2, RowErrorCode.INVALID_PHONE)]
+
+
+def test_duplicates_are_rows_equal_in_every_column(tmp_path):
+    path = write(
+        tmp_path,
+        "d.csv",
+        "phone,time,lon,lat,cell_id\n"
+        "13912345678,2022-11-20T21:40:00Z,0.0,39.9,\n"  # 2
+        "13912345678,2022-11-20T21:40:00Z,-0.0,39.9,\n"  # 3 = 2 (the same degree)
+        "13912345678,2022-11-20T21:40:00Z,0.0,39.9,C1\n"  # 4 another cell: kept
+        "13912345678,2022-11-20T21:40:00Z,0.5,39.9,\n"  # 5 another place: kept
+        "13912345679,2022-11-20T21:40:00Z,0.0,39.9,\n"  # 6 another phone: kept
+        "13912345678,2022-11-20T21:40:01Z,0.0,39.9,\n"  # 7 another second: kept
+        "13912345678,2022-11-20T21:40:00Z,0.5,39.9,\n",  # 8 = 5
+    )
+    report = inspect_records(path)
+    assert report.ok and report.duplicates == 2
+    assert report.records.column("lon").to_pylist() == [0.0, 0.0, 0.5, 0.0, 0.0]
+    assert report.records.column("cell_id").to_pylist() == [None, "C1", None, None, None]
