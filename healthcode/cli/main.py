@@ -742,13 +742,28 @@ def keys() -> None:
     """Issuer signing keys: list, create, rotate, revoke."""
 
 
+#: Key purposes (``dcc-csca``: a region's CSCA, made with its first DSC; listed, never created).
+KEY_PURPOSES = ["health-code", "trust-list", "dcc", "shc"]
+
+
 @keys.command("list")
+@click.option(
+    "--purpose", "purposes", multiple=True,
+    type=click.Choice([*KEY_PURPOSES, "dcc-csca"]), help="Only keys of this purpose (repeatable).",
+)  # fmt: skip
+@click.option("--issuer", default=None, help="Only this issuer's keys (GB/T 2260 code).")
 @click.option("--json", "as_json", is_flag=True)
 @db_option
-def keys_list(as_json: bool) -> None:
-    """All issuers' keys."""
+def keys_list(purposes: tuple[str, ...], issuer: str | None, as_json: bool) -> None:
+    """All issuers' keys (or those of one purpose or issuer): issuer, kid, purpose, alg,
+    status, DEMO."""
     ov = service().admin_overview()
-    rows = [dict(k, issuer=i["code"]) for i in ov["issuers"] for k in i["keys"]]
+    rows = [
+        dict(k, issuer=i["code"])
+        for i in ov["issuers"]
+        for k in i["keys"]
+        if (not purposes or k["purpose"] in purposes) and (issuer is None or i["code"] == issuer)
+    ]
     if as_json:
         emit({"keys": rows})
     else:
@@ -763,12 +778,14 @@ def keys_list(as_json: bool) -> None:
 @click.option(
     "--purpose",
     default="health-code",
-    type=click.Choice(["health-code", "trust-list", "dcc", "shc"]),
+    type=click.Choice(KEY_PURPOSES),
     help="dcc / shc: e-certificate keys (a dcc key gets a DSC from the region's CSCA).",
 )
 @db_option
 def keys_rotate(issuer: str, purpose: str) -> None:
-    """Create a new active key for ISSUER; the old one keeps verifying for the grace period."""
+    """Create a new active key for ISSUER; the old one keeps verifying for the grace period.
+
+    Like `keys create`: a DEMO key in local mode, a real one in production."""
     from healthcode.issuers import service as isv
     from healthcode.issuers.regions import BY_CODE
 
@@ -785,6 +802,7 @@ def keys_rotate(issuer: str, purpose: str) -> None:
                 master=svc.settings.master_key,
                 at=svc.now(),
                 actor="cli",
+                demo=isv.demo_keys(production=svc.settings.is_prod),
             )
             kid = row.kid
     except HealthCodeError as exc:
@@ -797,13 +815,16 @@ def keys_rotate(issuer: str, purpose: str) -> None:
 @click.option(
     "--purpose",
     default="health-code",
-    type=click.Choice(["health-code", "trust-list", "dcc", "shc"]),
+    type=click.Choice(KEY_PURPOSES),
     help="dcc / shc: e-certificate keys (a dcc key gets a DSC from the region's CSCA).",
 )
 @click.option("--alg", default="ES256", type=click.Choice(["ES256", "EdDSA"]))
 @db_option
 def keys_create(issuer: str, purpose: str, alg: str) -> None:
-    """Create a production (non-DEMO) key for ISSUER (GB/T 2260 code; 100000 = national)."""
+    """Create a new active key for ISSUER (GB/T 2260 code; 100000 = national).
+
+    In local mode (the development master key) the key is a DEMO key, as every key
+    there is; in production (HEALTHCODE_ENV=prod) a real one. Same as `keys rotate`."""
     from healthcode.issuers import service as isv
     from healthcode.issuers.regions import BY_CODE
 
@@ -812,17 +833,21 @@ def keys_create(issuer: str, purpose: str, alg: str) -> None:
     if purpose != "health-code" and alg != "ES256":
         raise click.BadParameter(f"{purpose} keys are ES256", param_hint="--alg")
     svc = service()
-    with svc.db.session() as s:
-        row = isv.create_key(
-            s,
-            issuer=issuer,
-            purpose=purpose,
-            master=svc.settings.master_key,
-            at=svc.now(),
-            alg=alg,
-            actor="cli",
-        )
-        kid = row.kid
+    try:
+        with svc.db.session() as s:
+            row = isv.create_key(
+                s,
+                issuer=issuer,
+                purpose=purpose,
+                master=svc.settings.master_key,
+                at=svc.now(),
+                alg=alg,
+                demo=isv.demo_keys(production=svc.settings.is_prod),
+                actor="cli",
+            )
+            kid = row.kid
+    except HealthCodeError as exc:
+        fail(exc, as_json=False)
     click.echo(kid)
 
 

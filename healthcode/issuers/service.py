@@ -271,10 +271,29 @@ def signer_for(row: SigningKey, master: bytes) -> tuple[PrivateKey, int, bytes]:
     return private_key(row, master), ALGS[row.alg], bytes.fromhex(row.kid)
 
 
+def demo_keys(*, production: bool) -> bool:
+    """Whether keys made now are DEMO keys: every key made in local mode is (it is sealed
+    with the development master key, or at least lives in a deployment whose verifiers
+    accept DEMO keys); production never makes one. ``keys create``, ``keys rotate``, the
+    issuers' first keys and the e-certificate keys made on first use all follow this."""
+    return not production
+
+
 def rotate_key(
-    session: Session, *, issuer: str, purpose: str, master: bytes, at: datetime, actor: str
+    session: Session,
+    *,
+    issuer: str,
+    purpose: str,
+    master: bytes,
+    at: datetime,
+    actor: str,
+    demo: bool,
 ) -> SigningKey:
-    """New active key; the old one stays ``rotated`` (still verifies) for the grace period."""
+    """New active key; the old one stays ``rotated`` (still verifies) for the grace period.
+
+    :param demo: mark the new key DEMO (:func:`demo_keys`); it does not follow the old key,
+        so a production rotation never makes a DEMO key.
+    """
     old = session.execute(
         select(SigningKey).where(
             SigningKey.issuer_code == issuer,
@@ -282,7 +301,6 @@ def rotate_key(
             SigningKey.status == "active",
         )
     ).scalar()
-    demo = bool(old.demo) if old is not None else False
     alg = old.alg if old is not None else "ES256"
     row = create_key(
         session,

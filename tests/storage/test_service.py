@@ -134,6 +134,7 @@ def test_rotation_keeps_old_codes_valid_and_revocation_kills_them(svc):
             master=svc.settings.master_key,
             at=svc.now(),
             actor="t",
+            demo=True,
         )
     svc.forget_trust()  # this process changed keys; a server would see it within 10 s
     new = svc.issue_code(h["holder_id"])["token"]
