@@ -178,6 +178,9 @@ def build_trust(
     checked against its key). A key set that is refused stays in ``shc_errors`` (see
     :func:`refused_key_sets`); a bare ``FILE`` whose set names no issuer is an error.
 
+    :raises ConfigError: the default trust is asked for and a file of
+        ``HEALTHCODE_DCC_TRUST`` / ``HEALTHCODE_SHC_ISSUER_KEYS`` cannot be used (exit 2;
+        the server goes on without it, the command does not).
     :raises FileUnreadable: the trust list or trust anchor cannot be read.
     :raises TrustFileInvalid: a file that cannot be used, including any revocation list
         that is not complete and readable (verification never goes on without it).
@@ -188,6 +191,16 @@ def build_trust(
 
     if not explicit:
         store: TrustStore = svc.trust_store()
+        if store.unavailable:  # a configured file the command would silently go without
+            from healthcode.errors import ConfigError
+
+            named = "; ".join(
+                f"{u['setting']}: {u['file']} ({u['code']})" for u in store.unavailable
+            )
+            raise ConfigError(
+                f"configured trust that cannot be used: {named} — fix or unset it, or name "
+                "the trust with --trust-cert, --trust-list or --issuer-keys"
+            )
     else:
         store = TrustStore(
             production=settings.is_prod, clock_skew_seconds=settings.clock_skew_seconds

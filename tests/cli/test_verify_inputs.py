@@ -371,3 +371,15 @@ def test_text_output_prints_the_validity_end_of_a_valid_certificate(run, hc1):
     assert result.exit_code == 0
     (line,) = [ln for ln in result.stdout.splitlines() if ln.startswith("dates:")]
     assert line == "dates:   valid until 2022-01-28 07:47:53 UTC"  # the certificate's exp
+
+
+def test_the_default_trust_with_an_unusable_configured_file_is_a_usage_error(run, monkeypatch, hc1):
+    """The server goes on without a broken HEALTHCODE_DCC_TRUST file; the command does not."""
+    monkeypatch.setenv("HEALTHCODE_DCC_TRUST", "/nonexistent.pem")
+    result = run("verify", hc1[0], "--json")
+    assert result.exit_code == 2
+    body = json.loads(result.stdout)
+    assert body["code"] == "config-invalid"
+    assert "HEALTHCODE_DCC_TRUST: nonexistent.pem (file-unreadable)" in body["message"]
+    # trust named on the command line does not need it
+    assert run("verify", *hc1, "--at", "2021-06-01T12:00:00Z").exit_code == 0
