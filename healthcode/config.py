@@ -16,7 +16,7 @@ Only this module reads ``os.environ``; domain code receives values as arguments.
 | ``HEALTHCODE_SHC_ISSUER_KEYS`` | ``shc_issuer_keys`` | none: ``;``-separated SMART Health Card key sets, ``ISS=PATH`` or ``PATH`` |
 | ``HEALTHCODE_DCC_RULES``     | ``dcc_rules``       | none: an EU DCC business-rule file (DCC Gateway format) the server's verifier evaluates |
 | ``HEALTHCODE_DCC_COUNTRY``   | ``dcc_country``     | ``CN`` when ``HEALTHCODE_DCC_RULES`` is set: the destination whose rules apply (ISO 3166-1 alpha-2) |
-| ``HEALTHCODE_PUBLIC_URL``    | ``public_url``      | ``http://127.0.0.1:8000`` (base URL of this server as others reach it: SMART Health Card issuers are ``{public_url}/issuers/{region}``) |
+| ``HEALTHCODE_PUBLIC_URL``    | ``public_url``      | ``http://127.0.0.1:8000``; ``healthcode serve`` uses the URL it serves, ``http://HOST:PORT`` (:meth:`Settings.served_at`) (base URL of this server as others reach it: SMART Health Card issuers are ``{public_url}/issuers/{region}``) |
 | ``HEALTHCODE_CJK_FONT``      | ``cjk_font``        | empty: the e-certificate PDF embeds the first CJK font found in the usual system places (Debian ``fonts-noto-cjk`` …); a path names a TTF/OTF/TTC file instead |
 """
 
@@ -54,6 +54,8 @@ class Settings:
     max_upload_bytes: int = 4 * 1024 * 1024
     admin_token: str = field(default="", repr=False)
     public_url: str = "http://127.0.0.1:8000"
+    #: ``HEALTHCODE_PUBLIC_URL`` was given: :meth:`served_at` keeps it.
+    public_url_set: bool = False
     dcc_trust: tuple[str, ...] = ()
     shc_issuer_keys: tuple[str, ...] = ()
     dcc_rules: str = ""
@@ -88,6 +90,12 @@ class Settings:
 
     def with_db(self, db: str | None) -> Settings:
         return self if not db else replace(self, db=db)
+
+    def served_at(self, host: str, port: int) -> Settings:
+        """These settings for a server listening on ``host``:``port``: unless
+        ``HEALTHCODE_PUBLIC_URL`` was set, ``public_url`` becomes :func:`served_url` — so the
+        SMART Health Cards it issues name an issuer URL that really answers."""
+        return self if self.public_url_set else replace(self, public_url=served_url(host, port))
 
     def shared_path(self, *parts: str) -> Path:
         """Path of a reference-data file under ``shared``.
@@ -130,6 +138,22 @@ class Settings:
                 "HEALTHCODE_DCC_COUNTRY needs HEALTHCODE_DCC_RULES (a rules file): there is "
                 "no default rule set, so a destination alone would check nothing"
             )
+
+
+def served_url(host: str, port: int) -> str:
+    """``http://HOST:PORT``, the base URL of a server listening there. A wildcard address
+    (``0.0.0.0``, ``::``, empty) is reached on this machine as its loopback address
+    (``127.0.0.1``, ``[::1]``): the server cannot know the name others use for it, which
+    is what ``HEALTHCODE_PUBLIC_URL`` is for. IPv6 addresses are bracketed; port 80 is
+    left out."""
+    host = host.strip().strip("[]")
+    if host in ("", "0.0.0.0", "*"):  # noqa: S104 - naming the wildcard, not binding it
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}" + ("" if port == 80 else f":{port}")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -182,6 +206,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         kwargs["cjk_font"] = env["HEALTHCODE_CJK_FONT"]
     if env.get("HEALTHCODE_PUBLIC_URL"):
         kwargs["public_url"] = env["HEALTHCODE_PUBLIC_URL"].strip().rstrip("/")
+        kwargs["public_url_set"] = True
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     settings.check()
     return settings

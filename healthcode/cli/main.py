@@ -75,10 +75,10 @@ def settings_from_ctx() -> Settings:
     return s.with_db(ctx.obj.get("db"))
 
 
-def service() -> Any:
+def service(settings: Settings | None = None) -> Any:
     from healthcode.service import HealthCode
 
-    settings = settings_from_ctx()
+    settings = settings or settings_from_ctx()
     try:
         return HealthCode(settings)
     except HealthCodeError as exc:
@@ -125,11 +125,14 @@ def cli(ctx: click.Context, db: str | None) -> None:
 @click.option("--demo-date", default=None, help="Demo evaluation date (default 2022-11-20).")
 @db_option
 def serve(host: str, port: int, workers: int, demo: bool, demo_date: str | None) -> None:
-    """Run the web server (holder page, verifier page, admin page, API)."""
+    """Run the web server (holder page, verifier page, admin page, API).
+
+    Without HEALTHCODE_PUBLIC_URL the server's public URL is the one it serves,
+    http://HOST:PORT (0.0.0.0 → 127.0.0.1): SMART Health Cards name their issuer with it."""
     import uvicorn
 
-    settings = settings_from_ctx()
-    app_svc = service()
+    settings = settings_from_ctx().served_at(host, port)
+    app_svc = service(settings)
     try:  # refuse to start with configured trust or rules files that cannot be used
         sources = app_svc.check_server_config()
     except HealthCodeError as exc:
@@ -146,13 +149,18 @@ def serve(host: str, port: int, workers: int, demo: bool, demo_date: str | None)
             summary = load_demo(app_svc, demo_date=demo_date, progress=_progress("risk areas"))
         except HealthCodeError as exc:
             fail(exc, as_json=False)
-        _print_demo(summary, base=f"http://{host}:{port}")
+        _print_demo(summary, base=settings.public_url)
     app_svc.close()
-    click.echo(f"healthcode serving on http://{host}:{port}  (database: {settings.db})", err=True)
+    click.echo(
+        f"healthcode serving on http://{host}:{port}  (database: {settings.db}; "
+        f"public URL {settings.public_url})",
+        err=True,
+    )
     if workers > 1:
         import os
 
         os.environ["HEALTHCODE_DB"] = settings.db
+        os.environ["HEALTHCODE_PUBLIC_URL"] = settings.public_url
         uvicorn.run(
             "healthcode.cli.asgi:app_from_env",
             host=host,
@@ -1268,7 +1276,7 @@ def demo(demo_date: str | None, as_json: bool) -> None:
     if as_json:
         emit(summary)
     else:
-        _print_demo(summary, base="http://127.0.0.1:8000")
+        _print_demo(summary, base=svc.settings.public_url)
 
 
 def main() -> None:
