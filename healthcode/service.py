@@ -244,6 +244,12 @@ class HealthCode:
             region = region_of(h.region)
             issuer = s.get(Issuer, region.code if region else h.region)
             latest = _latest_test(facts)
+            from healthcode.ecerts.service import holder_certificates
+
+            certificates = holder_certificates(
+                s, h, facts=facts, name=pii.name, birth_date=pii.birth_date, at=at,
+                master=self.settings.master_key, public_url=self.settings.public_url,
+            )  # fmt: skip
             return {
                 "holder_id": h.id,
                 "region": h.region,
@@ -270,6 +276,7 @@ class HealthCode:
                     ),
                 },
                 "doses": _doses(facts),
+                "certificates": certificates,
             }
 
     # -- codes -------------------------------------------------------------------
@@ -555,13 +562,22 @@ class HealthCode:
 
     # -- e-certificates (电子证照) -------------------------------------------------------
     def issue_certificate(
-        self, holder_id: str, *, kind: str = "vaccination", format: str = "hc1", actor: str = "cli"
+        self,
+        holder_id: str,
+        *,
+        kind: str = "vaccination",
+        format: str = "hc1",
+        actor: str = "cli",
+        reuse: bool = False,
     ) -> IssuedCertificate:
         """Sign a holder's vaccination or latest test as an EU DCC (``hc1``) or a SMART
         Health Card (``shc``) with their region's e-certificate key (see
         :mod:`healthcode.ecerts.service`); recorded for revocation and audited as
         ``credential:issue`` (kid, format, kind, certificate ID).
 
+        :param reuse: the holder's current certificate of that kind and format, when there
+            is one (unchanged records, not revoked, a day or more left, same key), shown
+            again — same ID, times and text — instead of a new one (the holder page).
         :raises NotFound: unknown holder, or no key in production; :raises NoRecords: no such
             record; :raises CertificateOptionInvalid: unknown kind or format.
         """
@@ -571,12 +587,30 @@ class HealthCode:
             cert = issue(
                 s, self.keys, holder_id, kind=kind, fmt=format, at=self.now(),
                 master=self.settings.master_key, production=self.settings.is_prod,
-                public_url=self.settings.public_url, actor=actor,
+                public_url=self.settings.public_url, actor=actor, reuse=reuse,
             )  # fmt: skip
         if cert.new_key:
             # a key made on first use: a trust store this process cached before it lacks it
             self._trust_cache = None
         return cert
+
+    def show_certificate(
+        self, holder_id: str, certificate_id: str, *, actor: str = "holder"
+    ) -> IssuedCertificate:
+        """One of the holder's certificates again, for its QR, PNG, PDF or text: same ID,
+        times and text as when issued (:func:`healthcode.ecerts.service.render`).
+
+        :raises CertificateNotFound: not one of this holder's; :raises CertificateNotCurrent:
+            revoked, expired, superseded or its records changed (issue a new one).
+        """
+        from healthcode.ecerts.service import render
+
+        with self.db.session() as s:
+            return render(
+                s, self.keys, holder_id, certificate_id, at=self.now(),
+                master=self.settings.master_key, production=self.settings.is_prod,
+                public_url=self.settings.public_url, actor=actor,
+            )  # fmt: skip
 
     def certificate_pdf(self, cert: IssuedCertificate) -> bytes:
         """The printable PDF of ``cert`` (:func:`healthcode.ecerts.pdf.render_pdf`), with the

@@ -330,8 +330,10 @@ def certificate_cmd(
         emit(cert.to_dict())
     else:
         click.echo(cert.text)
+        ident = f"UVCI {cert.uvci}" if cert.uvci else f"rid {cert.rid}"
         click.echo(
-            f"{kind} ({fmt}) {cert.id}, kid {cert.kid}, expires {cert.expires_at.isoformat()}",
+            f"{kind} ({fmt}) {cert.id}, {ident}, kid {cert.kid}, "
+            f"expires {cert.expires_at.isoformat()}",
             err=True,
         )
 
@@ -374,7 +376,8 @@ def certificate_revoke(ident: str, reason: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @db_option
 def certificate_list(holder_id: str, as_json: bool) -> None:
-    """A holder's e-certificates, newest first: ID, kind, format, status, expiry."""
+    """A holder's e-certificates, newest first: ID, format, kind, status, UVCI or rid,
+    issue and expiry times (and revocation)."""
     svc = service()
     try:
         rows = svc.list_certificates(holder_id)
@@ -384,8 +387,9 @@ def certificate_list(holder_id: str, as_json: bool) -> None:
         emit({"holder_id": holder_id, "certificates": rows})
         return
     for r in rows:
+        ident = f"UVCI {r['uvci']}" if r["uvci"] else f"rid {r['rid']}"
         click.echo(
-            f"{r['id']}  {r['format']:<3}  {r['kind']:<11}  {r['status']:<7}  "
+            f"{r['id']}  {r['format']:<3}  {r['kind']:<11}  {r['status']:<7}  {ident}  "
             f"issued {r['issued_at']}  expires {r['expires_at']}"
             + (f"  revoked {r['revoked_at']}: {r['reason']}" if r["revoked_at"] else "")
         )

@@ -39,6 +39,10 @@ ALG_NAMES = {ALG_ES256: "ES256", ALG_ES384: "ES384", ALG_EDDSA: "EdDSA", ALG_PS2
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _ECDSA_SHA384 = ec.ECDSA(hashes.SHA384())
+#: Signing: deterministic ECDSA (RFC 6979) — no random nonce to get wrong, and the same
+#: message and key always give the same signature (an e-certificate shown again is the
+#: same text). Verifiers cannot tell the difference.
+ECDSA_SIGN_SHA256 = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -144,7 +148,8 @@ def decode_sign1(data: bytes) -> Sign1:
 
 
 def encode_sign1(payload: bytes, *, key: PrivateKey, alg: int, kid: bytes) -> bytes:
-    """Sign ``payload`` and return tagged (18) COSE_Sign1 bytes.
+    """Sign ``payload`` and return tagged (18) COSE_Sign1 bytes (ES256: deterministic, RFC
+    6979; Ed25519 is deterministic anyway).
 
     :param alg: ``ALG_ES256`` (P-256 key) or ``ALG_EDDSA`` (Ed25519 key).
     :raises UnsupportedAlgorithm: alg/key mismatch.
@@ -152,7 +157,7 @@ def encode_sign1(payload: bytes, *, key: PrivateKey, alg: int, kid: bytes) -> by
     prot_b = cbor2.dumps({HDR_ALG: alg, HDR_KID: kid})
     tbs = cbor2.dumps(["Signature1", prot_b, b"", payload])
     if alg == ALG_ES256 and isinstance(key, ec.EllipticCurvePrivateKey):
-        r, s = decode_dss_signature(key.sign(tbs, _ECDSA_SHA256))
+        r, s = decode_dss_signature(key.sign(tbs, ECDSA_SIGN_SHA256))
         sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     elif alg == ALG_EDDSA and isinstance(key, ed25519.Ed25519PrivateKey):
         sig = key.sign(tbs)

@@ -878,6 +878,13 @@ def verify_into(
 
     report.run("expiry", expiry)
 
+    for group in ("v", "t", "r"):  # the certificate identifier (UVCI, ``ci``) of its entry
+        entries = payload.get(group) if isinstance(payload, Mapping) else None
+        if isinstance(entries, list) and entries and isinstance(entries[0], Mapping):
+            if isinstance(entries[0].get("ci"), str):
+                details["uvci"] = entries[0]["ci"]
+                break
+
     # schema (soft)
     schemas = options.dcc_schemas
     if schemas is None and options.schema_dir:

@@ -246,7 +246,9 @@ def encode_jws(
     deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
     compressed = deflater.compress(body) + deflater.flush()
     signing_input = f"{b64url_encode(header.encode('ascii'))}.{b64url_encode(compressed)}"
-    r, s = decode_dss_signature(key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256())))
+    # deterministic ECDSA (RFC 6979): the same card and key give the same JWS
+    algorithm = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+    r, s = decode_dss_signature(key.sign(signing_input.encode("ascii"), algorithm))
     return f"{signing_input}.{b64url_encode(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
 

@@ -11,6 +11,7 @@ or a SMART Health Card (``shc:/``), signed with their region's e-certificate key
 from healthcode.ecerts.errors import (
     CertificateAlreadyRevoked,
     CertificateIdInvalid,
+    CertificateNotCurrent,
     CertificateNotFound,
     CertificateOptionInvalid,
     NoRecords,
@@ -20,6 +21,7 @@ from healthcode.ecerts.errors import (
 __all__ = [
     "CertificateAlreadyRevoked",
     "CertificateIdInvalid",
+    "CertificateNotCurrent",
     "CertificateNotFound",
     "CertificateOptionInvalid",
     "NoRecords",

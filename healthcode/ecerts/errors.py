@@ -42,3 +42,11 @@ class CertificateAlreadyRevoked(Conflict):
     """The e-certificate was revoked before (its first reason and time stay)."""
 
     code = "certificate-already-revoked"
+
+
+class CertificateNotCurrent(Conflict):
+    """The e-certificate cannot be shown again: revoked, expired (or within a day of it),
+    superseded by a newer one, its records or personal data changed since, or its key
+    was rotated. Its content is not kept, so a new one has to be issued."""
+
+    code = "certificate-not-current"

@@ -23,10 +23,13 @@ rules' decision, not the lifetime's.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +46,7 @@ from healthcode.ecerts import mapping, revocation
 from healthcode.ecerts.errors import (
     CertificateAlreadyRevoked,
     CertificateIdInvalid,
+    CertificateNotCurrent,
     CertificateNotFound,
     CertificateOptionInvalid,
     NoRecords,
@@ -54,7 +58,7 @@ from healthcode.holders.service import HolderKeys, get_holder, read_pii
 from healthcode.issuers import service as issuers
 from healthcode.issuers.regions import region_of
 from healthcode.protect import derive_key
-from healthcode.storage.models import ECertificate, Issuer, SigningKey
+from healthcode.storage.models import ECertificate, Holder, Issuer, SigningKey
 
 VACCINATION_VALID_DAYS = 365
 TEST_VALID_DAYS = 14
@@ -74,6 +78,8 @@ class IssuedCertificate:
     :ivar events: the certified records (doses or the test), as recorded plus codes.
     :ivar new_key: the signing key was made for this certificate (first use, or a DSC
         replaced): trust stores read before it do not hold it yet.
+    :ivar reused: an existing certificate shown again (same ID, times, key and text), not a
+        new one.
     """
 
     id: str
@@ -91,6 +97,7 @@ class IssuedCertificate:
     rid: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     new_key: bool = False
+    reused: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """``{"id", "format", "kind", "text", "uvci", "rid", "kid", "expires_at"}`` (the CLI's
@@ -170,6 +177,185 @@ def _records(facts: Mapping[str, list[dict[str, Any]]], kind: str) -> list[dict[
     return [dict(test)]
 
 
+@dataclass(frozen=True)
+class Content:
+    """What a certificate certifies, before it gets an ID, times and a key.
+
+    :ivar records: the certified records — a DCC's one event (the last dose, the latest
+        test), an SHC's doses or test.
+    :ivar shc_issuer: the SHC ``iss`` (``{public_url}/issuers/{code}``; None for a DCC).
+    """
+
+    holder_id: str
+    kind: str
+    format: str
+    code: str
+    issuer_name: str
+    name: mapping.PersonName
+    birth_date: str | None
+    records: list[dict[str, Any]]
+    demo_holder: bool
+    shc_issuer: str | None
+
+    def digest(self, master: bytes) -> str:
+        """HMAC-SHA-256 (key derived from the master key, purpose
+        :data:`CONTENT_DIGEST_PURPOSE`) over the canonical JSON of everything the
+        certificate says but its ID, times and key: kind, format, issuer, name, birth date,
+        records. Stored with the certificate so an unchanged certificate can be shown again;
+        keyed, so the stored value cannot be used to guess a name or birth date. 64 hex."""
+        body = {
+            "kind": self.kind, "format": self.format, "issuer": [self.code, self.issuer_name],
+            "shc_issuer": self.shc_issuer, "demo_holder": self.demo_holder,
+            "name": [self.name.written, self.name.family, self.name.given,
+                     self.name.family_icao, self.name.given_icao],
+            "birth_date": self.birth_date, "records": self.records,
+        }  # fmt: skip
+        text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        key = derive_key(master, CONTENT_DIGEST_PURPOSE)
+        return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+#: :func:`healthcode.protect.derive_key` purpose of :meth:`Content.digest`.
+CONTENT_DIGEST_PURPOSE = "e-certificate-content"
+#: A certificate with less than this left is not shown again: a new one is issued instead.
+REUSE_MIN_REMAINING = timedelta(days=1)
+
+
+def _check_options(kind: str, fmt: str, *, production: bool, public_url: str) -> None:
+    if kind not in mapping.KINDS:
+        raise CertificateOptionInvalid(f"kind must be one of {', '.join(mapping.KINDS)}")
+    if fmt not in mapping.FORMATS:
+        raise CertificateOptionInvalid(f"format must be one of {', '.join(mapping.FORMATS)}")
+    if fmt == "shc" and production and not public_url.startswith("https://"):
+        raise ConfigError("SMART Health Cards need an https HEALTHCODE_PUBLIC_URL in production")
+
+
+def content_of(
+    session: Session,
+    holder: Holder,
+    *,
+    kind: str,
+    fmt: str,
+    facts: Mapping[str, list[dict[str, Any]]],
+    name: str,
+    birth_date: str | None,
+    public_url: str,
+) -> Content:
+    """The :class:`Content` of a ``kind`` certificate in ``fmt`` from the holder's facts and
+    personal data (already read by the caller).
+
+    :raises NoRecords: nothing of that kind on record.
+    """
+    region = region_of(holder.region)
+    code = region.code if region else holder.region
+    issuer_row = session.get(Issuer, code)
+    records = _records(facts, kind)
+    if fmt == "hc1":
+        records = records[-1:]  # a DCC certifies one event: the last dose (or the test)
+    return Content(
+        holder_id=holder.id, kind=kind, format=fmt, code=code,
+        issuer_name=issuer_row.name if issuer_row is not None else code,
+        name=mapping.split_name(name), birth_date=birth_date, records=records,
+        demo_holder=bool(holder.demo),
+        shc_issuer=issuers.shc_issuer_url(public_url, code) if fmt == "shc" else None,
+    )  # fmt: skip
+
+
+def _read_content(
+    session: Session,
+    keys: HolderKeys,
+    holder_id: str,
+    *,
+    kind: str,
+    fmt: str,
+    at: datetime,
+    production: bool,
+    public_url: str,
+    actor: str,
+) -> Content:
+    _check_options(kind, fmt, production=production, public_url=public_url)
+    holder = get_holder(session, holder_id)
+    facts = gather_facts(session, keys, holder)
+    _records(facts, kind)  # NoRecords before the personal data is read
+    pii = read_pii(session, holder, keys, actor=actor, purpose="e-certificate", at=at)
+    return content_of(
+        session, holder, kind=kind, fmt=fmt, facts=facts, name=pii.name,
+        birth_date=pii.birth_date, public_url=public_url,
+    )  # fmt: skip
+
+
+def _sign(
+    content: Content,
+    row: SigningKey,
+    *,
+    master: bytes,
+    certificate_id: str,
+    issued_at: datetime,
+    expires_at: datetime,
+) -> IssuedCertificate:
+    """Sign ``content`` with key ``row`` as certificate ``certificate_id``. ECDSA signatures are
+    deterministic (RFC 6979), so the same content, ID, times and key give the same text."""
+    key = issuers.private_key(row, master)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ConfigError(f"{row.purpose} key {row.kid} is not an ECDSA key")
+    records = content.records
+    uvci = rid = None
+    if content.format == "hc1":
+        dsc = _certificate(row)
+        label = f"healthcode {content.issuer_name} ({content.code})" + (" DEMO" if row.demo else "")
+        uvci = mapping.uvci(content.code, certificate_id)
+        if content.kind == "vaccination":
+            group = "v"
+            entry = mapping.dcc_vaccination_entry(records[-1], issuer=label, certificate_id=uvci)
+        else:
+            group = "t"
+            entry = mapping.dcc_test_entry(records[0], issuer=label, certificate_id=uvci)
+        payload = mapping.dcc_payload(content.name, content.birth_date, group, entry)
+        kid_bytes = hcert.certificate_kid(dsc)
+        text = hcert.encode(
+            payload, key=key, kid=kid_bytes, issuer_country=mapping.ISSUER_COUNTRY,
+            issued_at=issued_at, expires_at=expires_at,
+        )  # fmt: skip
+        kid = base64.b64encode(kid_bytes).decode("ascii")
+        events = [dict(r, **_dcc_codes(entry)) for r in records]
+    else:
+        assert content.shc_issuer is not None  # noqa: S101 - set for every SHC content
+        label = content.shc_issuer
+        resources = (
+            [mapping.fhir_immunization(r) for r in records]
+            if content.kind == "vaccination"
+            else [mapping.fhir_observation(records[0])]
+        )
+        vc = mapping.shc_vc(
+            content.kind, mapping.fhir_patient(content.name, content.birth_date), resources
+        )
+        rid = revocation.shc_rid(
+            derive_key(master, revocation.RID_SECRET_PURPOSE), row.kid, certificate_id
+        )
+        vc["rid"] = rid
+        text = shc.encode(
+            vc, key=key, issuer=label, issued_at=issued_at, expires_at=expires_at
+        ).qr_text
+        kid = row.kid
+        events = [dict(r) for r in records]
+    return IssuedCertificate(
+        id=certificate_id,
+        format=content.format,
+        kind=content.kind,
+        text=text,
+        kid=kid,
+        issued_at=issued_at,
+        expires_at=expires_at,
+        name=content.name,
+        birth_date=content.birth_date,
+        issuer={"code": content.code, "name": content.issuer_name, "label": label},
+        demo=bool(row.demo or content.demo_holder),
+        uvci=uvci,
+        rid=rid,
+        events=events,
+    )
+
+
 def issue(
     session: Session,
     keys: HolderKeys,
@@ -182,86 +368,55 @@ def issue(
     production: bool,
     public_url: str,
     actor: str,
+    reuse: bool = False,
 ) -> IssuedCertificate:
     """Issue a ``kind`` (``vaccination``/``test``) certificate in ``fmt`` (``hc1``/``shc``).
 
+    :param reuse: return the holder's current certificate of that kind and format
+        (:func:`current_row`) when there is one, signed again with its own ID, times and
+        key — the same text, as signatures are deterministic — instead of a new one
+        (``reused`` is then true; nothing is recorded or audited but the personal-data read).
     :raises CertificateOptionInvalid: unknown kind or format.
     :raises NotFound: unknown or destroyed holder; no key (production).
     :raises NoRecords: nothing of that kind on record.
     :raises ConfigError: an SHC in production while ``HEALTHCODE_PUBLIC_URL`` is not https.
     :raises PayloadTooLarge: an SHC too large for one QR symbol.
     """
-    if kind not in mapping.KINDS:
-        raise CertificateOptionInvalid(f"kind must be one of {', '.join(mapping.KINDS)}")
-    if fmt not in mapping.FORMATS:
-        raise CertificateOptionInvalid(f"format must be one of {', '.join(mapping.FORMATS)}")
-    if fmt == "shc" and production and not public_url.startswith("https://"):
-        raise ConfigError("SMART Health Cards need an https HEALTHCODE_PUBLIC_URL in production")
     at = at.replace(microsecond=0)
-    holder = get_holder(session, holder_id)
-    region = region_of(holder.region)
-    code = region.code if region else holder.region
-    issuer_row = session.get(Issuer, code)
-    issuer_name = issuer_row.name if issuer_row is not None else code
-    records = _records(gather_facts(session, keys, holder), kind)
-    pii = read_pii(session, holder, keys, actor=actor, purpose="e-certificate", at=at)
-    name = mapping.split_name(pii.name)
+    content = _read_content(
+        session, keys, holder_id, kind=kind, fmt=fmt, at=at, production=production,
+        public_url=public_url, actor=actor,
+    )  # fmt: skip
+    digest = content.digest(master)
+    if reuse:
+        found = current_row(session, holder_id, kind=kind, fmt=fmt, digest=digest, at=at)
+        if found is not None:
+            cert_row, key_row = found
+            return replace(
+                _sign(
+                    content, key_row, master=master, certificate_id=cert_row.id,
+                    issued_at=cert_row.issued_at, expires_at=cert_row.expires_at,
+                ),
+                reused=True,
+            )  # fmt: skip
     purpose = "dcc" if fmt == "hc1" else "shc"
     row = signing_key(
-        session, code, purpose, master=master, at=at, local=not production, actor=actor
+        session, content.code, purpose, master=master, at=at, local=not production, actor=actor
     )
     new_key = row.created_at == at
-    key = issuers.private_key(row, master)
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise ConfigError(f"{purpose} key {row.kid} is not an ECDSA key")
-    demo = bool(row.demo or holder.demo)
     days = VACCINATION_VALID_DAYS if kind == "vaccination" else TEST_VALID_DAYS
     expires = at + timedelta(days=days)
-    certificate_id = _serial()
-    uvci = rid = None
     if fmt == "hc1":
-        dsc = _certificate(row)
-        expires = min(expires, dsc.not_valid_after_utc.replace(microsecond=0))
-        label = f"healthcode {issuer_name} ({code})" + (" DEMO" if row.demo else "")
-        uvci = mapping.uvci(code, certificate_id)
-        if kind == "vaccination":
-            group, entry = (
-                "v",
-                mapping.dcc_vaccination_entry(records[-1], issuer=label, certificate_id=uvci),
-            )
-            records = records[-1:]  # a DCC certifies one dose: the last
-        else:
-            group, entry = (
-                "t",
-                mapping.dcc_test_entry(records[0], issuer=label, certificate_id=uvci),
-            )
-        payload = mapping.dcc_payload(name, pii.birth_date, group, entry)
-        kid_bytes = hcert.certificate_kid(dsc)
-        text = hcert.encode(
-            payload, key=key, kid=kid_bytes, issuer_country=mapping.ISSUER_COUNTRY,
-            issued_at=at, expires_at=expires,
-        )  # fmt: skip
-        kid = base64.b64encode(kid_bytes).decode("ascii")
-        events = [dict(r, **_dcc_codes(entry)) for r in records]
-    else:
-        label = issuers.shc_issuer_url(public_url, code)
-        resources = (
-            [mapping.fhir_immunization(r) for r in records]
-            if kind == "vaccination"
-            else [mapping.fhir_observation(records[0])]
-        )
-        vc = mapping.shc_vc(kind, mapping.fhir_patient(name, pii.birth_date), resources)
-        rid = revocation.shc_rid(
-            derive_key(master, revocation.RID_SECRET_PURPOSE), row.kid, certificate_id
-        )
-        vc["rid"] = rid
-        text = shc.encode(vc, key=key, issuer=label, issued_at=at, expires_at=expires).qr_text
-        kid = row.kid
-        events = [dict(r) for r in records]
+        expires = min(expires, _certificate(row).not_valid_after_utc.replace(microsecond=0))
+    cert = _sign(
+        content, row, master=master, certificate_id=_serial(), issued_at=at, expires_at=expires
+    )
+    holder = get_holder(session, holder_id)
     session.add(
         ECertificate(
-            id=certificate_id, holder_id=holder.id, issuer_code=code, kind=kind, format=fmt,
-            uvci=uvci, rid=rid, kid=row.kid, issued_at=at, expires_at=expires,
+            id=cert.id, holder_id=holder.id, issuer_code=content.code, kind=kind, format=fmt,
+            uvci=cert.uvci, rid=cert.rid, kid=row.kid, issued_at=at, expires_at=expires,
+            content_digest=digest, shc_issuer=content.shc_issuer,
         )
     )  # fmt: skip
     audit.append(
@@ -270,25 +425,88 @@ def issue(
         actor=actor,
         at=at,
         subject=holder.pseudonym,
-        data={"kid": row.kid, "format": fmt, "kind": kind, "certificate": certificate_id},
+        data={"kid": row.kid, "format": fmt, "kind": kind, "certificate": cert.id},
     )
-    return IssuedCertificate(
-        id=certificate_id,
-        format=fmt,
-        kind=kind,
-        text=text,
-        kid=kid,
-        issued_at=at,
-        expires_at=expires,
-        name=name,
-        birth_date=pii.birth_date,
-        issuer={"code": code, "name": issuer_name, "label": label},
-        demo=demo,
-        uvci=uvci,
-        rid=rid,
-        events=events,
-        new_key=new_key,
+    return replace(cert, new_key=new_key)
+
+
+def current_row(
+    session: Session, holder_id: str, *, kind: str, fmt: str, digest: str, at: datetime
+) -> tuple[ECertificate, SigningKey] | None:
+    """The holder's *current* certificate of ``kind`` and ``fmt``, with its key: the newest
+    one not revoked, valid for at least :data:`REUSE_MIN_REMAINING` more, whose content
+    digest is ``digest`` (it certifies what the holder's records, name, birth date and
+    issuer say now), provided its key is still the active, usable one. None: a new one is
+    due."""
+    newest = session.execute(
+        select(ECertificate)
+        .where(
+            ECertificate.holder_id == holder_id,
+            ECertificate.kind == kind,
+            ECertificate.format == fmt,
+            ECertificate.content_digest == digest,
+            ECertificate.revoked_at.is_(None),
+            ECertificate.expires_at > at + REUSE_MIN_REMAINING,
+        )
+        .order_by(ECertificate.issued_at.desc(), ECertificate.id.desc())
+        .limit(1)
+    ).scalar()
+    if newest is None:
+        return None
+    key = session.get(SigningKey, newest.kid)
+    if key is None or key.status != "active" or key.private_key is None:
+        return None
+    return newest, key
+
+
+def render(
+    session: Session,
+    keys: HolderKeys,
+    holder_id: str,
+    certificate_id: str,
+    *,
+    at: datetime,
+    master: bytes,
+    production: bool,
+    public_url: str,
+    actor: str,
+) -> IssuedCertificate:
+    """One of the holder's certificates again (for its QR, PNG, PDF or text), signed with its
+    own ID, times and key: the same text as when it was issued. Only the holder's current
+    certificate of its kind and format (:func:`current_row`) can be shown again: the content
+    of others is not kept.
+
+    :raises CertificateNotFound: no such certificate of this holder.
+    :raises CertificateNotCurrent: revoked, expired or about to, superseded, its records
+        changed, or its key rotated — issue a new one.
+    """
+    at = at.replace(microsecond=0)
+    row = session.get(ECertificate, certificate_id.strip().upper())
+    if row is None or row.holder_id != holder_id:
+        raise CertificateNotFound(f"you have no e-certificate {certificate_id.strip()[:40]}")
+    if row.revoked_at is not None:
+        raise CertificateNotCurrent(f"e-certificate {row.id} was revoked")
+    if row.expires_at <= at:
+        raise CertificateNotCurrent(f"e-certificate {row.id} has expired")
+    content = _read_content(
+        session, keys, holder_id, kind=row.kind, fmt=row.format, at=at, production=production,
+        public_url=public_url, actor=actor,
+    )  # fmt: skip
+    found = current_row(
+        session, holder_id, kind=row.kind, fmt=row.format, digest=content.digest(master), at=at
     )
+    if found is None or found[0].id != row.id:
+        raise CertificateNotCurrent(
+            f"e-certificate {row.id} is no longer your current one (a newer one, changed "
+            "records, or a new key): issue a new one"
+        )
+    return replace(
+        _sign(
+            content, found[1], master=master, certificate_id=row.id, issued_at=row.issued_at,
+            expires_at=row.expires_at,
+        ),
+        reused=True,
+    )  # fmt: skip
 
 
 def _dcc_codes(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -367,6 +585,56 @@ def list_certificates(session: Session, holder_id: str) -> list[ECertificate]:
             .order_by(ECertificate.issued_at.desc(), ECertificate.id)
         ).scalars()
     )
+
+
+#: Most e-certificates the holder page lists (newest first).
+HOLDER_PAGE_CERTIFICATES = 50
+
+
+def holder_certificates(
+    session: Session,
+    holder: Holder,
+    *,
+    facts: Mapping[str, list[dict[str, Any]]],
+    name: str,
+    birth_date: str | None,
+    at: datetime,
+    master: bytes,
+    public_url: str,
+) -> dict[str, Any]:
+    """The holder page's e-certificate section, from facts and personal data the caller read:
+    ``{"offers": [{"kind", "format", "current": record | None}], "certificates": [record, …]}``.
+
+    ``offers``: each kind on record (``vaccination``, ``test``) in each format, with the
+    current certificate (:func:`current_row`) when there is one — the page shows it, else
+    offers to issue one. ``certificates``: the holder's certificates, newest first (at most
+    :data:`HOLDER_PAGE_CERTIFICATES`), records as :func:`certificate_dict` plus ``current``.
+    """
+    offers: list[dict[str, Any]] = []
+    current_ids: set[str] = set()
+    for kind, key in (("vaccination", "vaccinations"), ("test", "tests")):
+        if not facts.get(key):
+            continue
+        for fmt in mapping.FORMATS:
+            content = content_of(
+                session, holder, kind=kind, fmt=fmt, facts=facts, name=name,
+                birth_date=birth_date, public_url=public_url,
+            )  # fmt: skip
+            found = current_row(
+                session, holder.id, kind=kind, fmt=fmt, digest=content.digest(master), at=at
+            )
+            record = None
+            if found is not None:
+                record = dict(certificate_dict(found[0], at=at), current=True)
+                current_ids.add(found[0].id)
+            offers.append({"kind": kind, "format": fmt, "current": record})
+    rows = list_certificates(session, holder.id)[:HOLDER_PAGE_CERTIFICATES]
+    return {
+        "offers": offers,
+        "certificates": [
+            dict(certificate_dict(r, at=at), current=r.id in current_ids) for r in rows
+        ],
+    }
 
 
 def revoke(session: Session, ident: str, *, reason: str, at: datetime, actor: str) -> ECertificate:

@@ -18,6 +18,8 @@ Each issuer entry also lists its e-certificate keys (电子证照)::
     "dcc": [{"kid", "certificate", "status", "demo"}],   # EU DCC document signers
     "shc": [{"iss", "jwk", "status", "demo"}]            # SMART Health Card keys
 
+(an SHC key once more per other ``iss`` its cards named, :func:`shc_issuer_urls`)
+
 and the payload lists revoked e-certificates (:mod:`healthcode.ecerts.revocation`)::
 
     "revocations": {"dcc": {"hash_type": "UCI", "hashes": [...]},   # SHA-256(UVCI)[:16], base64
@@ -361,6 +363,27 @@ def shc_issuer_url(public_url: str, issuer: str) -> str:
     return f"{public_url.rstrip('/')}/issuers/{issuer}"
 
 
+def shc_issuer_urls(
+    session: Session, public_url: str, keys: Sequence[SigningKey]
+) -> dict[str, list[str]]:
+    """The ``iss`` URLs under which verifiers should find each SHC key of ``keys``: the one
+    of ``public_url`` first, then every other one its cards named (the server's public URL
+    when they were issued — ``healthcode serve --port`` or a changed
+    ``HEALTHCODE_PUBLIC_URL``), so those cards still verify. kid → URLs."""
+    from healthcode.storage.models import ECertificate
+
+    urls = {k.kid: [shc_issuer_url(public_url, k.issuer_code)] for k in keys}
+    for kid, iss in session.execute(
+        select(ECertificate.kid, ECertificate.shc_issuer)
+        .where(ECertificate.format == "shc", ECertificate.shc_issuer.is_not(None))
+        .distinct()
+        .order_by(ECertificate.kid, ECertificate.shc_issuer)
+    ):
+        if kid in urls and iss and iss not in urls[kid]:
+            urls[kid].append(iss)
+    return urls
+
+
 def listed_ecert_keys(session: Session, purpose: str, at: datetime) -> list[SigningKey]:
     """E-certificate keys verifiers should trust at ``at``, ordered by issuer and kid.
 
@@ -421,11 +444,12 @@ def trust_store_from_db(
         store.dcc.setdefault(certificate_kid(cert), []).append(cert)
         if k.demo:
             store.demo_dcc.add(cert.fingerprint(hashes.SHA256()))
-    for k in listed_ecert_keys(session, "shc", at):
-        if production and k.demo:
-            continue
+    shc_keys = [k for k in listed_ecert_keys(session, "shc", at) if not (production and k.demo)]
+    urls = shc_issuer_urls(session, public_url, shc_keys)
+    for k in shc_keys:
         jwk = shc_jwk(k)
-        store.shc.setdefault(shc_issuer_url(public_url, k.issuer_code), []).append(jwk)
+        for url in urls[k.kid]:
+            store.shc.setdefault(url, []).append(jwk)
         if k.demo:
             store.demo_shc.add(jwk["kid"])
     for k in _listed_keys(session, at):
@@ -479,15 +503,13 @@ def build_trust_list(
                 "demo": k.demo,
             }
         )
-    for k in listed_ecert_keys(session, "shc", at):
-        shc[k.issuer_code].append(
-            {
-                "iss": shc_issuer_url(public_url, k.issuer_code),
-                "jwk": shc_jwk(k),
-                "status": k.status,
-                "demo": k.demo,
-            }
-        )
+    shc_keys = listed_ecert_keys(session, "shc", at)
+    urls = shc_issuer_urls(session, public_url, shc_keys)
+    for k in shc_keys:
+        for url in urls[k.kid]:  # the configured URL, then others its cards named
+            shc[k.issuer_code].append(
+                {"iss": url, "jwk": shc_jwk(k), "status": k.status, "demo": k.demo}
+            )
     for k in _listed_keys(session, at):
         keys = issuers[k.issuer_code]["keys"]
         assert isinstance(keys, list)  # noqa: S101 - built above

@@ -93,7 +93,11 @@ class ECertificate(Base):
     ``format``: ``hc1`` | ``shc``; ``kind``: ``vaccination`` | ``test``; ``uvci``: the DCC's
     ``ci`` with its check character (None for an SHC); ``rid``: the SHC's ``vc.rid`` (None
     for a DCC); ``kid``: the signing key (``signing_keys.kid``). Name, birth date and
-    records stay in the holder's sealed data.
+    records stay in the holder's sealed data. ``content_digest``: keyed HMAC of what the
+    certificate certifies (:meth:`healthcode.ecerts.service.Content.digest`), so the holder
+    page can show an unchanged certificate again instead of signing a new one (migration
+    ``0005``; None for older rows); ``shc_issuer``: an SHC's ``iss`` (the server's public URL
+    when it was issued), so our verifier knows the key under that URL too.
     """
 
     __tablename__ = "e_certificates"
@@ -109,6 +113,8 @@ class ECertificate(Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     revocation_reason: Mapped[str | None] = mapped_column(String(200))
+    content_digest: Mapped[str | None] = mapped_column(String(64))
+    shc_issuer: Mapped[str | None] = mapped_column(String(200))
 
 
 class Holder(Base):

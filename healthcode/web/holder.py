@@ -12,18 +12,28 @@ SameSite=Lax, Secure in production): pages redirect to the sign-in form,
 | ``POST /holder/sign-out`` | ends the session |
 | ``GET /holder`` | the code face (masked data, colour, reasons, history) |
 | ``GET /holder/code`` | JSON ``{"token", "expires_at", "colour", "status_code"}``, a fresh token |
-| ``GET /holder/certificates/{kind}.{png,pdf,txt}?format=hc1`` or ``shc`` | a freshly signed e-certificate (电子证照) of the holder's ``vaccination`` or latest ``test``: QR picture, printable PDF, or the QR text |
+| ``POST /holder/certificates`` (``kind``, ``format``) | issue an e-certificate (电子证照) of the holder's ``vaccination`` or latest ``test`` as ``hc1`` or ``shc`` — or keep the current one (below); 303 to ``/holder#cert-{kind}-{format}`` |
+| ``GET /holder/certificates/{kind}.{png,pdf,txt}?format=hc1`` or ``shc`` ``[&id=ID]`` | a rendition of one certificate: QR picture, printable PDF, or the QR text. With ``id``: that certificate (409 ``certificate-not-current`` once it is revoked, expired, superseded or its records changed); without: the current one, issued when there is none |
+
+A holder's *current* certificate of a kind and format is the newest one not
+revoked, with a day or more left, whose records, name and birth date are
+unchanged and whose key is still active
+(:func:`healthcode.ecerts.service.current_row`). Every rendition of it — the QR
+on the page, the PNG, the PDF, the text — is that certificate, signed again
+with its own ID, times and key: the same text, since signatures are
+deterministic (RFC 6979). Only a change makes a new one.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Form
+from fastapi import APIRouter, BackgroundTasks, Form, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from healthcode.ecerts.errors import CertificateNotFound
 from healthcode.errors import HealthCodeError, InvalidPhone, NotFound
 from healthcode.holders.identity import normalise_phone
 from healthcode.web.context import (
@@ -172,27 +182,67 @@ async def holder_code(request: Request) -> JSONResponse:
     return JSONResponse(body, headers=NO_STORE)
 
 
-@router.get(
-    "/holder/certificates/{kind}.{ext}",
-    tags=[PAGE_TAG],
-    responses={401: {"description": "no session"}, 404: {"description": "no such record"}},
-)
-async def holder_certificate(
+CertificateKind = Literal["vaccination", "test"]
+CertificateFormat = Literal["hc1", "shc"]
+
+
+@router.post("/holder/certificates", tags=[PAGE_TAG], response_class=HTMLResponse)
+async def issue_holder_certificate(
     request: Request,
-    kind: Literal["vaccination", "test"],
-    ext: Literal["png", "pdf", "txt"],
-    format: Literal["hc1", "shc"] = "hc1",
+    kind: Annotated[CertificateKind, Form()],
+    format: Annotated[CertificateFormat, Form()],
 ) -> Response:
-    """An e-certificate of the signed-in holder, signed now (each request issues and audits one)."""
+    """Issue an e-certificate of the signed-in holder — or keep the current one, so a second
+    click (or a reload of the form) signs nothing new — and go back to the page."""
+    _check_origin(request)
     st = state(request)
     holder_id = await run_in_threadpool(_signed_in, request)
     if holder_id is None:
         raise SignInRequired("sign in first: POST /holder/sign-in")
-    cert = await run_in_threadpool(
-        st.service.issue_certificate, holder_id, kind=kind, format=format, actor=ACTOR
+    await run_in_threadpool(
+        st.service.issue_certificate, holder_id, kind=kind, format=format, actor=ACTOR, reuse=True
     )
+    return RedirectResponse(f"/holder#cert-{kind}-{format}", status_code=303, headers=NO_STORE)
+
+
+@router.get(
+    "/holder/certificates/{kind}.{ext}",
+    tags=[PAGE_TAG],
+    responses={
+        401: {"description": "no session"},
+        404: {"description": "no such record or certificate"},
+        409: {"description": "the certificate asked for is no longer current"},
+    },
+)
+async def holder_certificate(
+    request: Request,
+    kind: CertificateKind,
+    ext: Literal["png", "pdf", "txt"],
+    format: CertificateFormat = "hc1",
+    id: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    """A rendition of the signed-in holder's e-certificate: certificate ``id``, or without it
+    the current one of ``kind`` and ``format`` (issued when there is none). Each rendition
+    of a certificate is the same text."""
+    st = state(request)
+    holder_id = await run_in_threadpool(_signed_in, request)
+    if holder_id is None:
+        raise SignInRequired("sign in first: POST /holder/sign-in")
+    if id is not None:
+        cert = await run_in_threadpool(st.service.show_certificate, holder_id, id, actor=ACTOR)
+        if (cert.kind, cert.format) != (kind, format):
+            raise CertificateNotFound(f"you have no {kind} certificate {id[:40]} in {format}")
+    else:
+        cert = await run_in_threadpool(
+            st.service.issue_certificate, holder_id, kind=kind, format=format, actor=ACTOR,
+            reuse=True,
+        )  # fmt: skip
     name = f"healthcode-{kind}-{format}.{ext}"
-    headers = {**NO_STORE, "Content-Disposition": f'inline; filename="{name}"'}
+    headers = {
+        **NO_STORE,
+        "Content-Disposition": f'inline; filename="{name}"',
+        "X-Certificate-Id": cert.id,
+    }
     if ext == "txt":
         return Response(cert.text, media_type="text/plain; charset=utf-8", headers=headers)
     if ext == "png":

@@ -1,8 +1,9 @@
 /* Holder page, e-certificates (电子证照): "Show QR" loads the certificate's QR picture.
  *
- * Each GET /holder/certificates/{kind}.png signs (and audits) a new certificate, so the
- * picture is fetched only when asked for, never on page load. The PNG and PDF buttons
- * are plain download links.
+ * The page lists the holder's current certificate of each kind and format; its QR, PNG,
+ * PDF and text links name it (?id=), and each is the same certificate — the server signs
+ * it again with its own ID and times, which gives the same text. The picture is still
+ * fetched only when asked for. A certificate is issued only by the "Issue" form.
  */
 "use strict";
 
@@ -15,7 +16,9 @@
         button.setAttribute("aria-expanded", "false");
         return;
       }
-      img.src = button.dataset.src + "&t=" + Date.now();
+      if (!img.getAttribute("src")) {
+        img.src = button.dataset.src;
+      }
       img.hidden = false;
       button.setAttribute("aria-expanded", "true");
     });
