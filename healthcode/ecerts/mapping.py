@@ -39,9 +39,28 @@ surname (one character, or a compound surname from :data:`COMPOUND_SURNAMES`)
 and given name, and written in Hanyu Pinyin without tones, syllables joined, ü
 as ``YU`` — as Chinese passports do (张三丰 → ``ZHANG`` / ``SANFENG``, 吕 → ``LYU``);
 surnames read differently from the everyday reading come from
-:data:`SURNAME_READINGS` (单 → ``SHAN``). A name with ``·`` (阿依古丽·买买提)
-has its last part as the family name. A name in Latin letters is taken in
-passport order, family name first (``SMITH JOHN``, or ``SMITH, JOHN``).
+:data:`SURNAME_READINGS` (单 → ``SHAN``).
+
+Names of the ethnic minorities (Uyghur, Kazakh, Tibetan …) are written in
+Chinese characters as *given name·family name* (the family part is often the
+father's name), with a middle dot — ``·`` or a look-alike of :data:`MIDDLE_DOTS`;
+an ASCII ``.`` counts too in a name of Chinese characters. For
+``阿依古丽·买买提``:
+
+| field | value | rule |
+| --- | --- | --- |
+| DCC ``fn`` / FHIR ``family`` (as written) | ``买买提`` | the part after the last dot |
+| DCC ``gn`` / FHIR ``given`` (as written) | ``阿依古丽`` | the part(s) before it, joined with ``·`` (FHIR: one ``given`` each) |
+| DCC ``fnt`` / ``gnt``, FHIR Latin name | ``MAIMAITI`` / ``AYIGULI`` | Hanyu Pinyin of the characters, syllables joined, parts joined with ``<`` (ICAO 9303), as Chinese passports spell them |
+| printout, FHIR ``text`` | ``阿依古丽·买买提`` | the name exactly as written |
+
+Such names are transcriptions read with the characters' ordinary readings, so
+:data:`SURNAME_READINGS` (readings of Han surnames) does not apply to them, but
+:data:`NAME_READINGS` — characters common in transcribed names whose most
+frequent reading elsewhere differs (卜 → ``BU``: 阿卜杜 → ``ABUDU``) — does.
+Spaces around the dot are dropped. A name in Latin letters with a middle dot
+(``Ayigul·Mamat``) is split the same way; otherwise a name in Latin letters is
+taken in passport order, family name first (``SMITH JOHN``, or ``SMITH, JOHN``).
 """
 
 from __future__ import annotations
@@ -153,7 +172,14 @@ SURNAME_READINGS = {
     "万俟": "moqi", "尉迟": "yuchi", "单于": "chanyu", "长孙": "zhangsun", "澹台": "tantai",
     "那": "na", "沈": "shen", "纪": "ji", "燕": "yan", "华": "hua", "任": "ren",
 }  # fmt: skip
-_DOTS = re.compile(r"[·•・‧.]")
+#: Separators of the parts of a name written given·family: middle dot, bullet, katakana
+#: and hyphenation points, dot operators (what IMEs and ID-card systems put there).
+MIDDLE_DOTS = "·•・･‧∙⋅"
+#: Characters of transcribed (ethnic-minority) names whose reading in names differs from
+#: the one pypinyin picks by default.
+NAME_READINGS = {"卜": "bu", "都": "du", "拉": "la", "伽": "jia", "茜": "xi"}
+_DOTS = re.compile(f"[{MIDDLE_DOTS}.]")
+_MIDDLE_DOT = re.compile(f"[{MIDDLE_DOTS}]")
 _ICAO_SPECIAL = {
     "Ä": "AE",
     "Ö": "OE",
@@ -178,6 +204,7 @@ class PersonName:
     """A name split for certificates: as written, and transliterated (ICAO 9303).
 
     :ivar written: the whole name as recorded (``张三丰``, ``阿依古丽·买买提``).
+    :ivar dotted: written given·family, split at the dot (``阿依古丽·买买提``).
     """
 
     written: str
@@ -185,6 +212,7 @@ class PersonName:
     given: str
     family_icao: str
     given_icao: str
+    dotted: bool = False
 
     @property
     def latin(self) -> str:
@@ -192,25 +220,33 @@ class PersonName:
         return " ".join(p.replace("<", " ") for p in (self.family_icao, self.given_icao) if p)
 
 
-def _pinyin(text: str, *, surname: bool = False) -> str:
+def _pinyin(text: str, *, surname: bool = False, transcribed: bool = False) -> str:
     from pypinyin import lazy_pinyin
 
     if surname and text in SURNAME_READINGS:
         return SURNAME_READINGS[text]
     if surname and len(text) > 1 and text[0] in SURNAME_READINGS:
         return SURNAME_READINGS[text[0]] + _pinyin(text[1:])
-    return "".join(s.replace("v", "yu") if s.isascii() else s for s in lazy_pinyin(text))
+    syllables = lazy_pinyin(text)
+    if transcribed and len(syllables) == len(text):  # one syllable per character
+        syllables = [NAME_READINGS.get(ch, s) for ch, s in zip(text, syllables, strict=True)]
+    return "".join(s.replace("v", "yu") if s.isascii() else s for s in syllables)
 
 
 def icao_transliterate(text: str, *, surname: bool = False) -> str:
     """Text → ``A–Z`` and ``<`` (ICAO 9303 style): Chinese as Hanyu Pinyin (ü → ``YU``),
     Latin letters without diacritics, spaces and hyphens as ``<``, everything else dropped.
+
+    :param surname: ``text`` is a Han family name (:data:`SURNAME_READINGS` apply). Text
+        with a dot is a transcribed name instead: its parts are read with
+        :data:`NAME_READINGS` and joined with ``<``.
     """
     if any(_is_cjk(c) for c in text):
-        parts = [p for p in _DOTS.split(text) if p]
-        text = "<".join(
-            _pinyin(p, surname=surname and i == len(parts) - 1) for i, p in enumerate(parts)
-        )
+        parts = [p.strip() for p in _DOTS.split(text) if p.strip()]
+        if len(parts) > 1:
+            text = "<".join(_pinyin(p, transcribed=True) for p in parts)
+        else:
+            text = _pinyin(parts[0] if parts else "", surname=surname)
     out: list[str] = []
     for ch in text.upper():
         if ch in _ICAO_SPECIAL:
@@ -225,12 +261,25 @@ def icao_transliterate(text: str, *, surname: bool = False) -> str:
 
 
 def split_name(name: str) -> PersonName:
-    """Split a recorded name into family and given name (rules in the module docstring)."""
+    """Split a recorded name into family and given name (rules in the module docstring).
+
+    ``written`` keeps the name exactly as recorded (only NFC-normalised and trimmed).
+    """
     name = unicodedata.normalize("NFC", name.strip())
-    if _DOTS.search(name) and any(_is_cjk(c) for c in name):
-        parts = [p for p in _DOTS.split(name) if p]
+    cjk = any(_is_cjk(c) for c in name)
+    dots = _DOTS if cjk else _MIDDLE_DOT
+    parts = [p.strip() for p in dots.split(name) if p.strip()]
+    if len(parts) > 1:  # given·family (ethnic-minority names, see the module docstring)
         family, given = parts[-1], "·".join(parts[:-1])
-    elif name and _is_cjk(name[0]):
+        return PersonName(
+            written=name,
+            family=family,
+            given=given,
+            family_icao=_transcribed_icao(family),
+            given_icao="<".join(_transcribed_icao(p) for p in parts[:-1]),
+            dotted=True,
+        )
+    if name and _is_cjk(name[0]):
         size = 2 if name[:2] in COMPOUND_SURNAMES and len(name) > 2 else 1
         family, given = name[:size], name[size:]
     elif "," in name:
@@ -245,6 +294,14 @@ def split_name(name: str) -> PersonName:
         family_icao=icao_transliterate(family, surname=True),
         given_icao=icao_transliterate(given),
     )
+
+
+def _transcribed_icao(part: str) -> str:
+    """ICAO spelling of one part of a dotted name: a transcription, read without the Han
+    surname readings (:data:`NAME_READINGS` apply)."""
+    if any(_is_cjk(c) for c in part):
+        return icao_transliterate(_pinyin(part, transcribed=True))
+    return icao_transliterate(part)
 
 
 # --- EU DCC -------------------------------------------------------------------------
@@ -398,15 +455,22 @@ def dcc_payload(
 
 # --- SMART Health Cards -------------------------------------------------------------
 def fhir_patient(person: PersonName, birth_date: str | None) -> dict[str, Any]:
+    """The ``Patient``: the passport spelling first (``family``, one ``given`` per given
+    name), then — when it differs — the name in its own script, with ``text`` the name as
+    written (阿依古丽·买买提: family 买买提, given [阿依古丽])."""
     names: list[dict[str, Any]] = []
     latin: dict[str, Any] = {"family": person.family_icao.replace("<", " ")}
     if person.given_icao:
-        latin["given"] = [person.given_icao.replace("<", " ")]
+        latin["given"] = (
+            person.given_icao.split("<") if person.dotted else [person.given_icao.replace("<", " ")]
+        )
     names.append(latin)
     if person.family and (person.family, person.given) != (latin["family"], person.given_icao):
         native: dict[str, Any] = {"family": person.family}
         if person.given:
-            native["given"] = [person.given]
+            native["given"] = person.given.split("·") if person.dotted else [person.given]
+        if person.dotted:
+            native["text"] = person.written  # order and dot as written (given·family)
         names.append(native)
     patient: dict[str, Any] = {"resourceType": "Patient", "name": names}
     if birth_date:
