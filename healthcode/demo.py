@@ -7,6 +7,13 @@ in January 2023, so DEMO statuses are evaluated *as of* the demo date (default
 2022-11-20, 12:00 Asia/Shanghai); tokens are still issued and verified on the
 real clock, carry ``demo: true`` and are signed with DEMO keys that a production
 verifier rejects. Loading twice is harmless (holders are found by ID).
+
+The DEMO holders also have DEMO vaccination and test records (:data:`RECORDS`), so
+each shows e-certificates (电子证照) on their page: every one has doses (a
+vaccination certificate); the green ones also a negative test (a test
+certificate). Negative tests and doses change no colour, so the yellow holders
+keep their reasons. A database loaded before the records existed gets them on the
+next load (a holder without doses gets the doses, without tests the test).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from healthcode.audit import log as audit
 from healthcode.audit.tags import AuditTag
 from healthcode.clock import SHANGHAI
 from healthcode.errors import InputError, InvalidDate
+from healthcode.facts.service import gather_facts
 from healthcode.holders.identity import gb11643_check_char, mask_name
 from healthcode.holders.service import find_by_id
 from healthcode.holders.status import evaluate_holder
@@ -42,6 +50,43 @@ PEOPLE: list[tuple[str, str, str, str, Any]] = [
 ]
 
 
+#: DEMO records per phone: (doses as (date, product), test as (kind, result, hours before
+#: the demo instant) or None). Products are recorded the way Chinese vaccination records
+#: name them; e-certificates map them to EU and CVX codes.
+RECORDS: dict[str, tuple[list[tuple[str, str]], tuple[str, str, int] | None]] = {
+    "17000000001": ([("2021-04-12", "克尔来福 CoronaVac"), ("2021-05-10", "克尔来福 CoronaVac"),
+                     ("2021-12-06", "克尔来福 CoronaVac")], None),
+    "17000000002": ([("2021-06-01", "北京生物 BBIBP-CorV"),
+                     ("2021-06-29", "北京生物 BBIBP-CorV")], None),
+    "17000000003": ([("2021-05-20", "北京生物 BBIBP-CorV"), ("2021-06-17", "北京生物 BBIBP-CorV"),
+                     ("2022-01-10", "克威莎 Convidecia")], ("antigen", "negative", 30)),
+    "17000000004": ([("2021-07-02", "克尔来福 CoronaVac"), ("2021-07-30", "克尔来福 CoronaVac"),
+                     ("2022-02-15", "克尔来福 CoronaVac")], ("pcr", "negative", 20)),
+}  # fmt: skip
+
+
+def _add_records(svc: Any, hid: str, phone: str, as_of: datetime) -> None:
+    """Import the DEMO doses and test of ``phone`` that the holder does not have yet (by kind)."""
+    from healthcode.holders.service import get_holder
+
+    doses, test = RECORDS.get(phone, ([], None))
+    with svc.db.read() as s:
+        facts = gather_facts(s, svc.keys, get_holder(s, hid))
+    if doses and not facts.get("vaccinations"):
+        rows = [
+            {"holder_id": hid, "dose": n, "date": day, "product": product}
+            for n, (day, product) in enumerate(doses, start=1)
+        ]
+        svc.import_facts("vaccinations", rows, source="demo", actor="demo")
+    if test is not None and not facts.get("tests"):
+        kind, result, hours = test
+        row = {
+            "holder_id": hid, "kind": kind, "result": result, "lab": "DEMO lab",
+            "sampled_at": (as_of - timedelta(hours=hours)).isoformat(),
+        }  # fmt: skip
+        svc.import_facts("tests", [row], source="demo", actor="demo")
+
+
 def _pick_area(svc: Any, at: datetime, province: str, city: str | None) -> dict[str, Any] | None:
     for level in ("high", "medium"):
         areas = svc.list_risk_areas(at=at, province=province, city=city, level=level, limit=1)
@@ -53,7 +98,9 @@ def _pick_area(svc: Any, at: datetime, province: str, city: str | None) -> dict[
 def load_demo(svc: Any, *, demo_date: str | None = None, progress: Any = None) -> dict[str, Any]:
     """Load the DEMO data into ``svc`` (a :class:`healthcode.service.HealthCode`).
 
-    :returns: ``{"as_of", "holders": [{"holder_id", "name_masked", "phone", "colour", "reasons_text"}]}``
+    :returns: ``{"as_of", "demo", "trip_cards", "holders": [{"holder_id", "name_masked",
+        "phone", "colour", "reasons_text", "certificates"}]}`` — ``certificates``: the
+        e-certificate kinds the holder's records allow (``vaccination``, ``test``)
     :raises InvalidDate: malformed ``demo_date``; :raises MissingSharedFile: no risk-area list.
     """
     try:
@@ -120,22 +167,7 @@ def load_demo(svc: Any, *, demo_date: str | None = None, progress: Any = None) -
                 )  # fmt: skip
             if rows:
                 svc.import_facts("declarations", rows, source="demo", actor="demo")
-            else:
-                sampled = (as_of - timedelta(hours=20)).isoformat()
-                svc.import_facts(
-                    "tests",
-                    [
-                        {
-                            "holder_id": hid,
-                            "kind": "pcr",
-                            "result": "negative",
-                            "sampled_at": sampled,
-                            "lab": "DEMO lab",
-                        }
-                    ],
-                    source="demo",
-                    actor="demo",
-                )
+        _add_records(svc, hid, phone, as_of)
         with svc.db.session() as s:
             from healthcode.holders.service import get_holder
 
@@ -151,9 +183,15 @@ def load_demo(svc: Any, *, demo_date: str | None = None, progress: Any = None) -
                 )
                 for r in st.reasons
             ]
+            facts = gather_facts(s, svc.keys, h)
+            certificates = [
+                kind for kind, key in (("vaccination", "vaccinations"), ("test", "tests"))
+                if facts.get(key)
+            ]  # fmt: skip
             out.append({
                 "holder_id": hid, "name_masked": mask_name(name),
                 "phone": phone, "colour": st.colour, "reasons_text": reasons,
+                "certificates": certificates,
             })  # fmt: skip
     trip_day = _demo_trip_cards(svc, as_of)
     return {"as_of": as_of.isoformat(), "demo": True, "holders": out, "trip_cards": trip_day}

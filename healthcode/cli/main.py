@@ -1252,8 +1252,10 @@ def _print_demo(summary: dict[str, Any], *, base: str) -> None:
     click.echo(f"DEMO data loaded — statuses evaluated as of {summary['as_of']} (DEMO)", err=True)
     for h in summary["holders"]:
         reason = "; ".join(h.get("reasons_text", [])) or "—"
+        certs = "+".join(h.get("certificates", [])) or "none"
         click.echo(
-            f"  {h['colour']:6} {h['name_masked']:8} phone {h['phone']}  {h['holder_id']}  {reason}",
+            f"  {h['colour']:6} {h['name_masked']:8} phone {h['phone']}  {h['holder_id']}  "
+            f"e-certificates: {certs}  {reason}",
             err=True,
         )
     click.echo(

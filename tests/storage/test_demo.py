@@ -73,3 +73,34 @@ def test_bad_demo_date(demo):
         load_demo(svc, demo_date="2023-02-01")
     with pytest.raises(InputError):
         load_demo(svc, demo_date="tomorrow")
+
+
+def test_demo_holders_have_records_to_certify(demo):
+    from healthcode.demo import RECORDS
+
+    svc, summary = demo
+    by_phone = {h["phone"]: h for h in summary["holders"]}
+    assert {p: h["certificates"] for p, h in by_phone.items()} == {
+        "17000000001": ["vaccination"],
+        "17000000002": ["vaccination"],
+        "17000000003": ["vaccination", "test"],
+        "17000000004": ["vaccination", "test"],
+    }
+    for phone, h in by_phone.items():
+        view = svc.holder_view(h["holder_id"], actor="test")
+        assert view["doses"] == len(RECORDS[phone][0])
+        if h["colour"] == "green":
+            assert view["latest_test"]["result"] == "negative"
+        for kind in h["certificates"]:
+            for fmt in ("hc1", "shc"):
+                cert = svc.issue_certificate(h["holder_id"], kind=kind, format=fmt, reuse=True)
+                report = svc.verify([cert.text])
+                assert report.verdict == "valid" and "demo" in report.warnings, report.reasons
+    # the Uyghur DEMO holder's name, as the formats want it
+    aygul = by_phone["17000000004"]["holder_id"]
+    dcc = svc.issue_certificate(aygul, kind="test", format="hc1", reuse=True)
+    nam = svc.verify([dcc.text]).claims["hcert"]["nam"]
+    assert nam == {"fn": "买买提", "fnt": "MAIMAITI", "gn": "阿依古丽", "gnt": "AYIGULI"}
+    # loading again adds no second set of records
+    load_demo(svc)
+    assert svc.holder_view(aygul, actor="test")["doses"] == len(RECORDS["17000000004"][0])
