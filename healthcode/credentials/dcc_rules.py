@@ -11,9 +11,13 @@ A rule is a JSON object::
 
 Its data context is ``{"payload": <DCC payload>, "external": {"validationClock",
 "valueSets", "countryCode", "exp", "iat"}}`` (all instants as ISO 8601 UTC text).
-A rule passes when its logic gives a truthy value; a falsy value fails it; a
-rule that cannot be evaluated (invalid logic, wrong types, budget) is ``open``,
-which — as the CertLogic specification advises — does not accept the certificate.
+A rule passes when its logic gives the boolean ``true`` and fails on ``false``;
+any other result (a date-time, an object, ``null``, a number …: a business
+rule's result is a boolean, and CertLogic calls date-times neither truthy nor
+falsy) and a rule that cannot be evaluated (invalid logic, wrong types, more work
+than :data:`RULE_BUDGET`) are ``open``, with the reason in ``error``, which — as
+the CertLogic specification advises — does not accept the certificate (the EU
+verifier apps treat a non-boolean result as open too).
 
 Loading: :func:`validate_rules` checks a rule file's content against this
 format before anything is evaluated (:func:`check_rules` raises
@@ -54,7 +58,8 @@ __all__ = [
 
 _UTC_ZONE = ZoneInfo("UTC")
 TYPE_NAMES = {"v": "Vaccination", "t": "Test", "r": "Recovery"}
-#: Operations one rule may evaluate (CertLogic budget), in count.
+#: Work one rule may do (CertLogic budget: operations, array elements copied,
+#: searched or walked; see :func:`healthcode.rules.logic.evaluate`), in units.
 RULE_BUDGET = 20_000
 
 #: Members every rule must have (DCC Gateway validation-rule format); ``Region`` is optional.
@@ -463,7 +468,11 @@ def evaluate_rules(
         error: str | None = None
         try:
             value = evaluate(rule.get("Logic"), data, budget=RULE_BUDGET)
-            outcome = "passed" if value not in (False, None, 0, "", [], {}) else "failed"
+            if value is True or value is False:
+                outcome = "passed" if value else "failed"
+            else:
+                outcome = "open"
+                error = f"the rule's logic gave {_result_type(value)}, not true or false"
         except CertLogicError as exc:
             outcome, error = "open", exc.message
         fields = rule.get("AffectedFields")
@@ -481,6 +490,12 @@ def evaluate_rules(
             )
         )
     return results
+
+
+def _result_type(value: Any) -> str:
+    if isinstance(value, datetime):
+        return "a date-time"
+    return _json_type(value)
 
 
 def first_error(failed: Sequence[RuleResult]) -> RuleFailed:

@@ -52,9 +52,13 @@ millisecond precision.
 Safety. Data is only ever read with ``dict`` look-ups and ``list`` indexing
 (never ``getattr``, never ``eval``), so ``{"var": "__class__"}`` is ``null``.
 :func:`evaluate` validates the whole expression before evaluating anything
-(spec, introduction), nesting is limited to :data:`MAX_DEPTH` levels, and each
-evaluated operation or array costs one unit of ``budget`` (literals are free),
-which bounds the work a ``reduce`` over large data can cause.
+(spec, introduction), nesting is limited to :data:`MAX_DEPTH` levels, and evaluation is
+charged against ``budget`` for all the work it does: one unit per evaluated
+operation, per evaluated array plus one per element (it is copied), per element
+``in`` searches, per element ``reduce``/``some``/``all`` walk (besides their
+lambda's own operations). Scalar literals are free. So the work of any expression
+on any data is bounded by its budget, not by the size of arrays in the expression
+or the data.
 
 Choices where the spec is silent or the reference implementations differ:
 
@@ -366,12 +370,12 @@ class _Evaluator:
             ((operator, operands),) = expr.items()
             return _OPERATIONS[operator](self, operands, data)
         if isinstance(expr, list):
-            self._spend()
+            self._spend(1 + len(expr))
             return [self.run(item, data) for item in expr]
         return expr
 
-    def _spend(self) -> None:
-        self.remaining -= 1
+    def _spend(self, units: int = 1) -> None:
+        self.remaining -= units
         if self.remaining < 0:
             raise BudgetExceeded("CertLogic evaluation exceeded its operation budget")
 
@@ -433,6 +437,7 @@ def _in(ev: _Evaluator, operands: list[Any], data: Any) -> bool:
     haystack = ev.run(operands[1], data)
     if not isinstance(haystack, list):
         raise CertLogicError('right-hand side of "in" must be an array')
+    ev._spend(len(haystack))
     return any(_strict_equal(needle, item) for item in haystack)
 
 
@@ -491,6 +496,7 @@ def _reduce(ev: _Evaluator, operands: list[Any], data: Any) -> Any:
         return ev.run(operands[2], data)
     if not isinstance(items, list):
         raise CertLogicError('operand #1 of "reduce" must be an array or null')
+    ev._spend(len(items))
     lambda_ = operands[1]
     accumulator = ev.run(operands[2], data)
     for current in items:
@@ -523,13 +529,20 @@ def _elements(ev: _Evaluator, operand: Any, data: Any, operator: str) -> list[An
 
 
 def _some(ev: _Evaluator, operands: list[Any], data: Any) -> bool:
-    items = _elements(ev, operands[0], data, "some")
-    return any(ev.condition(operands[1], item, "some") for item in items)
+    for item in _elements(ev, operands[0], data, "some"):
+        ev._spend()
+        if ev.condition(operands[1], item, "some"):
+            return True
+    return False
 
 
 def _all(ev: _Evaluator, operands: list[Any], data: Any) -> bool:
     items = _elements(ev, operands[0], data, "all")
-    return bool(items) and all(ev.condition(operands[1], item, "all") for item in items)
+    for item in items:
+        ev._spend()
+        if not ev.condition(operands[1], item, "all"):
+            return False
+    return bool(items)
 
 
 _OPERATIONS: Final[dict[str, Operation]] = {
@@ -558,8 +571,10 @@ def evaluate(
     :param expr: the expression, as parsed JSON.
     :param data: the data context, as parsed JSON (``dict``/``list``/``str``/
         ``int``/``float``/``bool``/``None``); it is read, never modified.
-    :param budget: most operations (operation objects and arrays) evaluated, in
-        count; a ``reduce`` or ``some``/``all`` lambda counts on every element.
+    :param budget: most work done, in units: one per evaluated operation object,
+        one per evaluated array and one per its element, one per element an ``in``
+        searches or a ``reduce``/``some``/``all`` walks (their lambda's operations
+        count on every element too).
     :param extensions: also accept the healthcode ``some``/``all`` operators.
     :param checked: the caller already validated ``expr`` with :func:`find_issues`
         (e.g. a rule set checked when it was loaded); skips that step.
