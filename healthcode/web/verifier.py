@@ -27,6 +27,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
+from anyio import CapacityLimiter
+from anyio.lowlevel import RunVar
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -49,6 +52,22 @@ ACTOR = "web"
 CODE_NAMES_FILE = Path(__file__).with_name("locales") / "code-names.json"
 #: The language of each page locale in ``code-names.json``'s ``fhir`` entries.
 _CODE_NAME_LANG = {"zh_CN": "zh", "en": "en"}
+#: Text verifications run at once, on worker threads (one takes up to ~0.2 s of CPU:
+#: schema validation, signature, business rules); more wait, and the event loop
+#: stays free for other requests. A limiter of their own, so queued image uploads
+#: (on Starlette's shared thread pool) do not hold them up, nor they the uploads.
+TEXT_VERIFY_THREADS = 4
+_TEXT_LIMITER: RunVar[CapacityLimiter] = RunVar("healthcode_verify_text_limiter")
+
+
+def _text_limiter() -> CapacityLimiter:
+    """The text-verification limiter of the running event loop."""
+    try:
+        return _TEXT_LIMITER.get()
+    except LookupError:
+        limiter = CapacityLimiter(TEXT_VERIFY_THREADS)
+        _TEXT_LIMITER.set(limiter)
+        return limiter
 
 
 @functools.cache
@@ -198,8 +217,10 @@ async def verify(request: Request) -> JSONResponse:
             raise InputError(
                 'send JSON {"text": "…"}, text/plain, or a multipart upload with a field "image"'
             )
-        # Decoding and one signature check take well under a millisecond: inline.
-        report = st.service.verify(texts, actor=ACTOR)
+        # Off the event loop: a crafted code can cost a tenth of a second or more.
+        report = await anyio.to_thread.run_sync(
+            functools.partial(st.service.verify, texts, actor=ACTOR), limiter=_text_limiter()
+        )
     return JSONResponse(report.to_dict(), headers={"Cache-Control": "no-store"})
 
 
