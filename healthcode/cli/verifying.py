@@ -152,8 +152,11 @@ def read_inputs(inputs: tuple[str, ...] | list[str]) -> ScannedInput:
         except OSError as exc:
             raise FileUnreadable(f"cannot read {item}: {exc}") from exc
         scanned = from_bytes(data, name=p.name)
-        if scanned.picture is False or scanned.card_file is not None:
+        if scanned.picture is False or (scanned.card_file is not None and len(inputs) == 1):
             return scanned
+        if scanned.card_file is not None:  # a card file beside other inputs: several-codes
+            texts.append(scanned.card_file.decode("utf-8", errors="replace"))
+            continue
         if scanned.picture:
             picture = True
         texts.extend(scanned.texts)

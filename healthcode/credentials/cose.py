@@ -70,7 +70,10 @@ class Sign1:
     @property
     def alg(self) -> int | None:
         value = self.protected.get(HDR_ALG, self.unprotected.get(HDR_ALG))
-        return value if isinstance(value, int) else None
+        # COSE algorithm identifiers are small integers: a bool or a 5,000-digit one is none
+        if type(value) is int and -(2**31) <= value < 2**31:
+            return value
+        return None
 
     @property
     def kid(self) -> bytes | None:
@@ -105,18 +108,43 @@ def _bstr_head(size: int) -> bytes:
     return b"\x5b" + size.to_bytes(8, "big")
 
 
+def _refuse_self_described(decoder: Any) -> Any:
+    """Tag 55799 (self-described CBOR), which cbor2 drops silently: not a framing we accept."""
+    raise cbor2.CBORDecodeError("tag 55799 (self-described CBOR) is not accepted")
+
+
+def decode_strict(data: bytes, *, max_depth: int = 64) -> Any:
+    """Exactly one CBOR item, nothing after it: no duplicate map keys (last-wins would let
+    two readers see different values), no tag 55799, bounded depth.
+
+    :raises cbor2.CBORDecodeError: (or another error cbor2 raises on hostile input) when
+        the bytes are not such an item; ``ValueError`` for data after the item.
+    """
+    fp = io.BytesIO(data)
+    item = cbor2.CBORDecoder(
+        fp,
+        max_depth=max_depth,
+        allow_duplicate_keys=False,
+        semantic_decoders=_STRICT_SEMANTICS,
+    ).decode()
+    if fp.tell() != len(data):
+        raise ValueError("data after the CBOR item")
+    return item
+
+
+_STRICT_SEMANTICS = {55799: _refuse_self_described}
+
+
 def decode_sign1(data: bytes) -> Sign1:
     """Decode COSE_Sign1 bytes; the whole input must be one CBOR item.
 
-    :raises CoseInvalid: not CBOR, trailing data, wrong tags or array shape.
+    :raises CoseInvalid: not CBOR, trailing data, duplicate map keys, wrong tags (tag
+        55799 included) or array shape, a protected header that is not exactly one map.
     """
-    fp = io.BytesIO(data)
     try:
-        item = cbor2.CBORDecoder(fp).decode()
-    except Exception as exc:  # cbor2 raises several types on hostile input
-        raise CoseInvalid(f"not a CBOR item: {exc}") from exc
-    if fp.tell() != len(data):
-        raise CoseInvalid("data after the COSE structure")
+        item = decode_strict(data)
+    except Exception as exc:  # cbor2 raises several types on hostile input; data after it
+        raise CoseInvalid(f"not one CBOR item: {exc}") from exc
     tags: tuple[int, ...] = ()
     while isinstance(item, cbor2.CBORTag):
         tags = (*tags, item.tag)
@@ -139,9 +167,9 @@ def decode_sign1(data: bytes) -> Sign1:
             raise CoseInvalid("unprotected header is not a map")
         unprot = dict(unprot)  # type: ignore[call-overload]  # a Mapping, checked above
     try:
-        prot = cbor2.loads(prot_b) if prot_b else {}
-    except Exception as exc:
-        raise CoseInvalid(f"protected header is not CBOR: {exc}") from exc
+        prot = decode_strict(prot_b) if prot_b else {}
+    except Exception as exc:  # not CBOR, bytes after the map, duplicate keys …
+        raise CoseInvalid(f"protected header is not one CBOR map: {exc}") from exc
     if not isinstance(prot, dict):
         raise CoseInvalid("protected header is not a map")
     return Sign1(prot_b, prot, unprot, payload, sig, tags)
@@ -181,6 +209,11 @@ def _der_signature(r: bytes, s: bytes) -> bytes:
     return b"\x30" + bytes((len(body),)) + body
 
 
+#: The curve each ECDSA algorithm is defined on (RFC 9053 §2.1): no other curve is accepted.
+_ALG_CURVES: dict[int, type] = {ALG_ES256: ec.SECP256R1, ALG_ES384: ec.SECP384R1}
+#: Smallest RSA modulus accepted for PS256 (RFC 8230 §2: at least 2048 bits).
+MIN_RSA_BITS = 2048
+
 #: Concrete classes seen to be EC public keys (an exact type lookup instead of the ABC check).
 _EC_KEY_TYPES: set[type] = set()
 
@@ -206,6 +239,8 @@ def verify_signature(sign1: Sign1, key: PublicKey) -> None:
     sig = sign1.signature
     try:
         if alg in (ALG_ES256, ALG_ES384) and _is_ec_key(key):
+            if type(key.curve) is not _ALG_CURVES[alg]:  # ES384 over P-256, ES256 over secp256k1
+                raise UnsupportedAlgorithm(f"alg {alg} does not fit a {key.curve.name} key")
             size = 32 if alg == ALG_ES256 else 48
             if len(sig) != 2 * size:
                 raise SignatureInvalid("ECDSA signature has the wrong length")
@@ -214,6 +249,8 @@ def verify_signature(sign1: Sign1, key: PublicKey) -> None:
         elif alg == ALG_EDDSA and isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(sig, tbs)
         elif alg == ALG_PS256 and isinstance(key, rsa.RSAPublicKey):
+            if key.key_size < MIN_RSA_BITS:
+                raise UnsupportedAlgorithm(f"a {key.key_size}-bit RSA key is too weak for PS256")
             key.verify(
                 sig,
                 tbs,

@@ -26,7 +26,7 @@ import copy
 import datetime as _dt
 import functools
 import hashlib
-import io
+import math
 import re
 import zlib
 from collections.abc import Mapping, Sequence
@@ -223,14 +223,10 @@ def decode_cbor(data: bytes) -> Any:
 
     :raises CborInvalid: anything else.
     """
-    fp = io.BytesIO(data)
     try:
-        item = cbor2.CBORDecoder(fp, max_depth=MAX_CBOR_DEPTH).decode()
+        return cose.decode_strict(data, max_depth=MAX_CBOR_DEPTH)  # no duplicate map keys
     except Exception as exc:  # cbor2 raises many types on hostile input
-        raise CborInvalid(f"not a CBOR item: {exc}") from exc
-    if fp.tell() != len(data):
-        raise CborInvalid("data after the CBOR item")
-    return item
+        raise CborInvalid(f"not one CBOR item: {exc}") from exc
 
 
 class Cwt(NamedTuple):
@@ -279,13 +275,16 @@ _CWT_KNOWN = frozenset({CWT_ISS, CWT_EXP, CWT_IAT, CWT_HCERT})
 
 
 def _number(value: Any) -> float | None:
-    """A CWT time claim: an int or float (never a bool), else None."""
+    """A CWT time claim (NumericDate): an int or a finite float (never a bool, NaN or an
+    infinity), else None — which the ``expiry`` stage reports as ``claims-invalid``."""
     kind = type(value)
-    if kind is int or kind is float:
+    if kind is int:
         return value  # type: ignore[no-any-return]
+    if kind is float:
+        return value if math.isfinite(value) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return value
+    return value if math.isfinite(value) else None
 
 
 def certificate_types(payload: Mapping[str, Any]) -> list[str]:
@@ -739,7 +738,10 @@ def describe_entries(
     out: list[dict[str, Any]] = []
     names = names or {}
     for group in ("v", "t", "r"):
-        for entry in payload.get(group) or []:
+        entries = payload.get(group)
+        if not isinstance(entries, list):  # "v": 5, true, 1.5 … (the schema says so)
+            continue
+        for entry in entries:
             if not isinstance(entry, Mapping):
                 continue
             item: dict[str, Any] = {"type": TYPE_NAMES[group]}

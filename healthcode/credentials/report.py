@@ -30,6 +30,8 @@ warning — and ``colour`` is reported only for a valid verdict.
 
 from __future__ import annotations
 
+import base64
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -156,11 +158,61 @@ class VerificationReport:
             "stages": dict(self.stages),
             "reasons": list(self.reasons),
             "warnings": list(self.warnings),
-            "holder": dict(self.holder),
+            "holder": json_safe(self.holder),
             "type": self.type,
             **({"failures": self._ordered_failures()} if self.failures else {}),
-            **({"details": self.details} if self.details else {}),
+            **({"details": json_safe(self.details)} if self.details else {}),
         }
 
     def _ordered_failures(self) -> dict[str, str]:
         return {s: self.failures[s] for s in self.stages if s in self.failures} | self.failures
+
+
+#: Deepest nesting :func:`json_safe` copies (decoded credentials are bounded well below).
+MAX_JSON_DEPTH = 64
+#: Largest integer kept a JSON number (bits); larger ones become text (a JSON encoder
+#: cannot write an integer of more than 4,300 digits, and no reader needs one).
+_MAX_INT_BITS = 64
+_JSON_SCALARS = (str, bool, type(None))
+
+
+def json_safe(value: Any, _depth: int = 0) -> Any:
+    """A copy of ``value`` that strict JSON encoders accept (``allow_nan=False``).
+
+    What decoded credentials may hold and JSON cannot: NaN and infinities (→ ``"NaN"``,
+    ``"Infinity"``, ``"-Infinity"``), huge integers (→ their digits as text, or
+    ``"<integer of N bits>"``), bytes (→ base64), non-text keys (→ text), tuples and
+    sets (→ arrays), anything else (→ its ``str``); nesting beyond
+    :data:`MAX_JSON_DEPTH` becomes ``"…"``. Being a copy, a report's ``to_dict()`` never
+    shares (so never loops back into) the report's own ``details``.
+    """
+    kind = type(value)
+    if kind in _JSON_SCALARS:
+        return value
+    if kind is int or isinstance(value, int):
+        value = int(value)
+        if value.bit_length() <= _MAX_INT_BITS:
+            return value
+        try:
+            return str(value)
+        except ValueError:  # beyond Python's int→str digit limit
+            return f"<integer of {value.bit_length()} bits>"
+    if kind is float or isinstance(value, float):
+        value = float(value)
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, str):
+        return str(value)
+    if _depth >= MAX_JSON_DEPTH:
+        return "…"
+    if isinstance(value, Mapping):
+        return {
+            (k if type(k) is str else str(json_safe(k, _depth + 1))): json_safe(v, _depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(v, _depth + 1) for v in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return str(value)

@@ -23,6 +23,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -82,6 +83,8 @@ MAX_CHUNK_JWS = 1191
 MAX_PAYLOAD_BYTES = 256 * 1024
 #: Most chunks accepted in one card.
 MAX_CHUNKS = 16
+#: Most cards a ``.smart-health-card`` file may hold (each is verified: bound the work).
+MAX_FILE_CARDS = 100
 #: ``nbf``/``exp`` above this are taken as milliseconds (year 5138 in seconds).
 MS_THRESHOLD = 100_000_000_000
 
@@ -440,6 +443,39 @@ def parse_crl(data: bytes, *, keys: Iterable[Mapping[str, Any]] = ()) -> tuple[s
 
 
 # --- decoding stages ----------------------------------------------------------------
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN, Infinity, -Infinity: json.loads' extension
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc = dict(pairs)
+    if len(doc) != len(pairs):
+        raise ValueError("a member name given twice")  # last-wins: readers would disagree
+    return doc
+
+
+def strict_json(text: str) -> Any:
+    """RFC 8259 JSON only: no ``NaN``/``Infinity``, no member name twice in an object.
+
+    :raises ValueError: anything else (``RecursionError`` for absurd nesting).
+    """
+    return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_pairs)
+
+
+def _finite(value: Any) -> bool:
+    """A JSON number usable as a time: int or float (never bool), finite as a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # 1 followed by 400 zeros
+        return False
+
+
+#: Most chunk digits read for ``i``/``n`` of ``shc:/i/n/…`` (MAX_CHUNKS has 2).
+_CHUNK_NUMBER_DIGITS = 4
+
+
 def join_chunks(texts: Sequence[str], report: VerificationReport) -> list[str]:
     """``shc:/`` texts → numeric bodies in chunk order (warnings go to ``report``).
 
@@ -454,7 +490,12 @@ def join_chunks(texts: Sequence[str], report: VerificationReport) -> list[str]:
     for text in texts:
         chunked = _CHUNKED.match(text)
         if chunked:
-            parsed.append((int(chunked[1]), int(chunked[2]), chunked[3]))
+            if max(len(chunked[1]), len(chunked[2])) > _CHUNK_NUMBER_DIGITS:
+                raise ChunksInvalid("chunk number out of range")
+            index, count = int(chunked[1]), int(chunked[2])
+            if not 1 <= index <= count:  # shc:/0/1/…, shc:/7/1/…, shc:/0/0/…
+                raise ChunksInvalid("chunk index out of range")
+            parsed.append((index, count, chunked[3]))
             continue
         single = _SINGLE.match(text)
         if not single:
@@ -495,9 +536,9 @@ def split_jws(jws: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
         raise JwsInvalid("a compact JWS has three parts")
     head_b, body_b, sig_b = (b64url_decode(p) for p in parts)
     try:
-        header = json.loads(head_b.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise JwsInvalid("JWS header is not JSON") from exc
+        header = strict_json(head_b.decode("utf-8"))  # {"alg": "none", "alg": "ES256"}: refused
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise JwsInvalid("JWS header is not JSON (or names a member twice)") from exc
     if not isinstance(header, dict):
         raise JwsInvalid("JWS header is not an object")
     if header.get("alg") != "ES256":
@@ -526,9 +567,9 @@ def parse_payload(data: bytes, *, allow_loopback_http: bool = False) -> dict[str
     if text != text.strip() or text.startswith("\ufeff"):
         raise PayloadInvalid("characters before or after the payload JSON")
     try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise PayloadInvalid("payload is not JSON") from exc
+        doc = strict_json(text)
+    except (ValueError, RecursionError) as exc:
+        raise PayloadInvalid("payload is not JSON (NaN, a member twice …)") from exc
     if not isinstance(doc, dict):
         raise PayloadInvalid("payload is not a JSON object")
     iss = doc.get("iss")
@@ -537,17 +578,18 @@ def parse_payload(data: bytes, *, allow_loopback_http: bool = False) -> dict[str
     secure = iss.startswith("https://") or (allow_loopback_http and _LOOPBACK_HTTP.match(iss))
     if not secure or iss.endswith("/"):
         raise PayloadInvalid("iss must be an https URL without a trailing slash")
-    nbf = doc.get("nbf")
-    if isinstance(nbf, bool) or not isinstance(nbf, int | float):
-        raise PayloadInvalid("payload has no numeric nbf")
+    if not _finite(doc.get("nbf")):
+        raise PayloadInvalid("payload has no numeric nbf (a finite number)")
     exp = doc.get("exp")
-    if exp is not None and (isinstance(exp, bool) or not isinstance(exp, int | float)):
-        raise PayloadInvalid("exp is not a number")
+    if exp is not None and not _finite(exp):
+        raise PayloadInvalid("exp is not a finite number")
     vc = doc.get("vc")
     if not isinstance(vc, dict) or not isinstance(vc.get("credentialSubject"), dict):
         raise PayloadInvalid("payload has no vc.credentialSubject")
     types = vc.get("type")
-    if not isinstance(types, list) or HEALTH_CARD not in types:
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise PayloadInvalid("vc.type is not an array of strings")
+    if HEALTH_CARD not in types:
         raise PayloadInvalid(f"vc.type lacks {HEALTH_CARD}")
     return doc
 
@@ -647,7 +689,12 @@ def _holder(subject: Mapping[str, Any]) -> dict[str, Any]:
             name = (
                 names[0] if isinstance(names, list) and names and isinstance(names[0], dict) else {}
             )
-            given = " ".join(g for g in name.get("given") or [] if isinstance(g, str)) or None
+            givens = name.get("given")
+            given = (
+                " ".join(g for g in givens if isinstance(g, str)) or None
+                if isinstance(givens, list)
+                else None
+            )
             family = name.get("family") if isinstance(name.get("family"), str) else None
             birth = resource.get("birthDate")
             return {
@@ -922,10 +969,12 @@ def texts_from_file(data: bytes, *, name: str = "") -> tuple[list[str], list[str
     if text != text.strip() or text.startswith("\ufeff"):
         raise PayloadInvalid("characters before or after the file's JSON")
     try:
-        doc = json.loads(text)
-    except ValueError as exc:
+        doc = strict_json(text)
+    except (ValueError, RecursionError) as exc:  # RecursionError: [[[[…]]]]
         raise PayloadInvalid("file is not JSON") from exc
     vcs = doc.get("verifiableCredential") if isinstance(doc, dict) else None
+    if isinstance(vcs, list) and len(vcs) > MAX_FILE_CARDS:
+        raise PayloadTooLarge(f"file holds {len(vcs)} cards, more than {MAX_FILE_CARDS}")
     if not isinstance(vcs, list) or not vcs or not all(isinstance(v, str) for v in vcs):
         raise PayloadInvalid("file has no verifiableCredential array of JWS texts")
     return list(vcs), warnings
