@@ -257,8 +257,8 @@ def verify_into(text: str, *, trust: TrustStore, at: datetime) -> VerificationRe
             stages["signature"] = True
         except CredentialError as exc:
             r.fail("signature", exc.code)
-    try:
-        payload = cbor2.loads(sign1.payload)
+    try:  # one item, no map key twice (last-wins would hide the first), nothing after it
+        payload = cose.decode_strict(sign1.payload, max_depth=32)
     except Exception:  # cbor2 raises several types on hostile input
         r.fail("cbor", CborInvalid.code)
         return r

@@ -469,3 +469,41 @@ def test_any_signed_shc_payload_gives_a_strict_json_report(extra: Any, nbf: Any)
     body = json.dumps(doc)  # NaN / Infinity written as JSON's extension: must be refused
     report = check_shc(qr(jws_raw(body.encode())))
     assert report.format == "shc"
+
+
+# --- HP1: the same strict CBOR for our own codes ----------------------------------------------
+def test_hp1_duplicate_claim_key_or_trailing_byte_refused() -> None:
+    from healthcode.credentials import cose, native
+    from healthcode.credentials.keys import generate_private_key, kid_for
+    from healthcode.credentials.model import Colour, HealthCodeClaims
+    from healthcode.credentials.trust import TrustedKey
+
+    key = generate_private_key("ES256")
+    kid = kid_for(key.public_key())
+    trust = TrustStore(
+        native={kid: TrustedKey(kid=kid, issuer="110000", alg="ES256", public_key=key.public_key())}
+    )
+    claims_b = native.claims_to_cbor(
+        HealthCodeClaims(
+            issuer="110000",
+            subject="p-1",
+            issued_at=AT,
+            expires_at=AT + timedelta(seconds=180),
+            name_masked="张*丰",
+            id_tail="002X",
+            colour=Colour.GREEN,
+            code_name="test",
+        )
+    )
+
+    def hp1(body: bytes) -> VerificationReport:
+        signed = cose.encode_sign1(body, key=key, alg=cose.ALG_ES256, kid=kid)
+        report = verify(native.PREFIX + b45encode(zlib.compress(signed)), trust=trust, at=AT)
+        strict_dumps(report)
+        return report
+
+    assert hp1(claims_b).verdict == "valid"
+    first_key = claims_b[1 : 1 + len(cbor2.dumps(next(iter(cbor2.loads(claims_b)))))]
+    dup = bytes([claims_b[0] + 1]) + claims_b[1:] + first_key + cbor2.dumps("x")
+    assert hp1(dup).failures.get("cbor") == "cbor-invalid"
+    assert hp1(claims_b + b"\x00").failures.get("cbor") == "cbor-invalid"
