@@ -9,7 +9,10 @@ Option errors (exit 2, one JSON object with ``--json``), by code:
 - ``rules-invalid``: the rules file is not a JSON array of valid DCC business rules
   (per-entry report in ``details.errors``);
 - ``trust-file-invalid``: a trust list, certificate, key-set or revocation file that
-  cannot be used (too large, not JSON, a broken revocation list …);
+  cannot be used (too large, not JSON, a broken revocation list, a certificate file or
+  EU DCC trust list that gives no usable signer certificate …);
+- ``trust-list-invalid``: our signed trust list does not check out, or ``--trust-anchor``
+  is given without one (with no ``--trust-list``, or with an EU DCC trust list);
 - ``file-unreadable``: a named file cannot be read.
 """
 
@@ -24,7 +27,7 @@ from healthcode.config import Settings
 from healthcode.credentials.inputs import ScannedInput, from_bytes
 from healthcode.credentials.pipeline import VerifyOptions
 from healthcode.credentials.trust import TrustStore
-from healthcode.errors import FileUnreadable, HealthCodeError
+from healthcode.errors import FileUnreadable, HealthCodeError, TrustListInvalid
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 
@@ -52,10 +55,11 @@ class RulesMissing(VerifyOptionInvalid):
     code = "rules-missing"
 
 
+#: ASCII digits only ([0-9], not \d: ``２０２４`` or ``٢٠٢٤`` is not a year).
 _CLOCK = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?"
-    r"(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?)?"
+    r"(Z|z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 )
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 CLOCK_HELP = (
@@ -77,7 +81,7 @@ def parse_validation_clock(text: str, *, what: str = "--at") -> datetime:
     :raises ClockInvalid: anything else, an impossible date or time, an offset of 24 hours
         or more, or an instant outside years 1–9999 once in UTC.
     """
-    match = _CLOCK.match(text.strip())
+    match = _CLOCK.fullmatch(text.strip())
     problem = f"{what}: not a validation clock: {text[:60]!r} ({CLOCK_HELP})"
     if not match:
         raise ClockInvalid(problem)
@@ -187,7 +191,10 @@ def build_trust(
     :raises FileUnreadable: the trust list or trust anchor cannot be read.
     :raises TrustFileInvalid: a file that cannot be used, including any revocation list
         that is not complete and readable (verification never goes on without it).
-    :raises TrustListInvalid: our signed trust list does not check out.
+    :raises TrustListInvalid: our signed trust list does not check out; ``--trust-anchor``
+        without ``--trust-list``, or with a trust list that is not our signed one (an
+        unsigned EU DCC list would otherwise be read with the anchor silently ignored —
+        and carry none of our revocations).
     """
     from healthcode.credentials import trustload
     from healthcode.issuers.service import FORMAT, trust_store_from_list
@@ -208,13 +215,24 @@ def build_trust(
         store = TrustStore(
             production=settings.is_prod, clock_skew_seconds=settings.clock_skew_seconds
         )
+    if trust_anchors and not trust_list:
+        raise TrustListInvalid(
+            "--trust-anchor checks a signed healthcode trust list: give it with --trust-list"
+        )
     if trust_list:
         raw = trustload.read_file(trust_list, unreadable=FileUnreadable)
         try:
             doc = trustload.parse_json(raw, name=trust_list)
         except trustload.TrustFileInvalid:
             doc = None  # e.g. a DCC list after a signature line: parse_dcc_trust_list says
-        if isinstance(doc, dict) and doc.get("format") == FORMAT:
+        ours = isinstance(doc, dict) and doc.get("format") == FORMAT
+        if trust_anchors and not ours:
+            raise TrustListInvalid(
+                f"--trust-list {trust_list}: not a signed healthcode trust list ({FORMAT}); "
+                "--trust-anchor applies only to one, so this file would be trusted unchecked. "
+                "Give our signed list, or an EU DCC trust list without --trust-anchor"
+            )
+        if isinstance(doc, dict) and ours:
             anchors = (
                 [read_public_key(a) for a in trust_anchors] if trust_anchors else svc.anchor_keys()
             )
@@ -227,6 +245,8 @@ def build_trust(
             )
             store.native.update(ours.native)
             for kid, cs in ours.dcc.items():
+                for number, cert in enumerate(cs, start=1):  # never a key HC1 cannot use
+                    trustload.check_signer_certificate(cert, name=trust_list, number=number)
                 store.dcc.setdefault(kid, []).extend(cs)
             store.shc.update(ours.shc)
             store.demo_dcc |= ours.demo_dcc  # our DEMO e-certificate keys: the demo warning

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -311,15 +311,24 @@ def parse_keyset(data: bytes) -> dict[str, Any]:
 
 
 def keyset_issuer(keyset: Mapping[str, Any]) -> str | None:
-    """The ``iss`` a key set names itself: a top-level ``iss``, else an x5c leaf's URI SAN."""
+    """The ``iss`` a key set names itself: a top-level ``iss``, else an x5c leaf's URI SAN.
+
+    :raises IssuerKeysInvalid: an ``x5c`` holds an entry that is not a string (the set is
+        refused with that reason, whatever else it holds).
+    """
     iss = keyset.get("iss")
     if isinstance(iss, str):
         return iss
-    for jwk in keyset.get("keys", []):
+    keys = keyset.get("keys")
+    for jwk in keys if isinstance(keys, list) else []:
         chain = jwk.get("x5c") if isinstance(jwk, Mapping) else None
         if isinstance(chain, list) and chain:
+            if not all(isinstance(c, str) for c in chain):
+                raise IssuerKeysInvalid(
+                    f"key {jwk.get('kid')}: x5c holds an entry that is not a base64 string"
+                )
             try:
-                leaf = x509.load_der_x509_certificate(base64.b64decode(chain[0]))
+                leaf = x509.load_der_x509_certificate(base64.b64decode(chain[0], validate=True))
                 uris = leaf.extensions.get_extension_for_class(
                     x509.SubjectAlternativeName
                 ).value.get_values_for_type(x509.UniformResourceIdentifier)
@@ -334,11 +343,18 @@ def _check_x5c(jwk: Mapping[str, Any], expected_san: str | None) -> None:
     chain = jwk.get("x5c")
     if not isinstance(chain, list) or not chain:
         raise IssuerKeysInvalid("x5c is not a non-empty array")
+    if not all(isinstance(c, str) for c in chain):
+        raise IssuerKeysInvalid("x5c holds an entry that is not a base64 string")
     try:
         certs = [x509.load_der_x509_certificate(base64.b64decode(c, validate=True)) for c in chain]
     except (ValueError, binascii.Error, TypeError) as exc:
         raise IssuerKeysInvalid(f"x5c holds an unreadable certificate: {exc}") from exc
-    leaf_key = certs[0].public_key()
+    try:
+        leaf_key = certs[0].public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise IssuerKeysInvalid(
+            f"x5c leaf certificate has an unsupported or unreadable key: {str(exc)[:80]}"
+        ) from exc
     if not isinstance(leaf_key, ec.EllipticCurvePublicKey) or leaf_key.public_numbers() != (
         ec_public_key(jwk).public_numbers()
     ):
@@ -346,7 +362,7 @@ def _check_x5c(jwk: Mapping[str, Any], expected_san: str | None) -> None:
     for child, parent in zip(certs, certs[1:], strict=False):
         try:
             child.verify_directly_issued_by(parent)
-        except (ValueError, TypeError, InvalidSignature) as exc:
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm) as exc:
             raise IssuerKeysInvalid("x5c chain is broken") from exc
     try:
         san = certs[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -365,8 +381,9 @@ def validate_keyset(
     """The key set's keys when every key is a valid SHC signing key.
 
     Each key: ``kty`` EC, ``crv`` P-256, ``alg`` ES256, ``use`` sig, no private
-    part, ``kid`` = RFC 7638 thumbprint; an ``x5c`` chain must hold the key,
-    chain correctly and name ``expected_san`` (default ``iss``) as URI SAN.
+    part, ``kid`` = RFC 7638 thumbprint, ``crlVersion`` (when present) a non-negative
+    JSON integer; an ``x5c`` chain (base64 strings) must hold the key, chain correctly
+    and name ``expected_san`` (default ``iss``) as URI SAN.
 
     :raises IssuerKeysInvalid: the first problem found (the whole set is refused).
     """
@@ -391,6 +408,9 @@ def validate_keyset(
         ec_public_key(jwk)
         if kid != jwk_thumbprint(jwk):
             raise IssuerKeysInvalid(f"key {kid}: kid is not the key's RFC 7638 thumbprint")
+        version = jwk.get("crlVersion", 0)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise IssuerKeysInvalid(f"key {kid}: crlVersion is not a non-negative JSON integer")
         if "x5c" in jwk:
             _check_x5c(jwk, expected_san if expected_san is not None else iss)
         out.append(jwk)

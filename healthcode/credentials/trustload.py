@@ -49,6 +49,8 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from healthcode.credentials import dcc_rules, shc
 from healthcode.credentials.errors import IssuerKeysInvalid, RevocationListInvalid
@@ -147,26 +149,94 @@ def parse_json(
 
 
 # --- EU DCC ---------------------------------------------------------------------
+#: The curves of a usable EC signer key: ES256 (P-256) and ES384 (P-384).
+_SIGNER_CURVES = ("secp256r1", "secp384r1")
+#: The smallest RSA signer key (PS256) accepted, in bits.
+MIN_RSA_BITS = 2048
+
+
+def _b64_strict(text: str) -> bytes:
+    """Base64 (standard alphabet, padded) with white space allowed around it only."""
+    return base64.b64decode(text.strip(), validate=True)
+
+
+def _cert_label(cert: x509.Certificate, number: int) -> str:
+    try:
+        subject = cert.subject.rfc4514_string()
+    except ValueError:  # a name the library cannot print
+        subject = "?"
+    kid = base64.b64encode(certificate_kid(cert)).decode("ascii")
+    return f"certificate {number} ({subject[:80]}, kid {kid})"
+
+
+def check_signer_certificate(cert: x509.Certificate, *, name: str, number: int = 1) -> None:
+    """Refuse a DSC whose public key the ``HC1:`` pipeline cannot verify with.
+
+    Usable: EC P-256 or P-384 (ES256 / ES384), RSA of at least :data:`MIN_RSA_BITS` bits
+    (PS256), Ed25519 (EdDSA). Anything else — an unknown key algorithm, another curve, a
+    short RSA key — is refused when the file is loaded, so no credential naming its kid
+    can reach it.
+
+    :param name: the file's name; ``number``: the certificate's place in it (from 1).
+    :raises TrustFileInvalid: the key is not usable (the message names file and certificate).
+    """
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise TrustFileInvalid(
+            f"{name}: {_cert_label(cert, number)}: unsupported or unreadable public key "
+            f"({str(exc)[:80]})"
+        ) from exc
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name in _SIGNER_CURVES:
+            return
+        problem = f"EC key on curve {key.curve.name} (P-256 or P-384 only)"
+    elif isinstance(key, rsa.RSAPublicKey):
+        if key.key_size >= MIN_RSA_BITS:
+            return
+        problem = f"RSA key of {key.key_size} bits (at least {MIN_RSA_BITS})"
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        return
+    else:
+        problem = f"{type(key).__name__.removeprefix('_')} key"
+    raise TrustFileInvalid(
+        f"{name}: {_cert_label(cert, number)}: unusable signer key: {problem}; "
+        "EC P-256/P-384, RSA of 2048 bits or more, or Ed25519"
+    )
+
+
 def parse_dcc_certificates(data: bytes, *, name: str = "input") -> list[x509.Certificate]:
     """Certificates from PEM (any number), DER, or base64 DER (one a line) bytes.
 
-    :raises TrustFileInvalid: nothing in ``data`` is a certificate.
+    Every certificate's key must be usable (:func:`check_signer_certificate`).
+
+    :raises TrustFileInvalid: nothing in ``data`` is a certificate, a PEM block is not
+        complete (``BEGIN`` without its ``END``), or a certificate's key is not usable.
     """
     data = strip_bom(data)
     try:
         if b"-----BEGIN CERTIFICATE-----" in data:
-            return [x509.load_pem_x509_certificate(m.group(0)) for m in _PEM_CERT.finditer(data)]
-        if data[:1] == b"\x30":
-            return [x509.load_der_x509_certificate(data)]
-        lines = [ln.strip() for ln in data.splitlines() if ln.strip()]
-        certs = [
-            x509.load_der_x509_certificate(base64.b64decode(ln, validate=True)) for ln in lines
-        ]
-        if certs:
-            return certs
+            blocks = [m.group(0) for m in _PEM_CERT.finditer(data)]
+            if len(blocks) != data.count(b"-----BEGIN CERTIFICATE-----"):
+                raise TrustFileInvalid(
+                    f"{name}: a PEM certificate is not complete (BEGIN CERTIFICATE without "
+                    "its END CERTIFICATE line)"
+                )
+            certs = [x509.load_pem_x509_certificate(block) for block in blocks]
+        elif data[:1] == b"\x30":
+            certs = [x509.load_der_x509_certificate(data)]
+        else:
+            lines = [ln.strip() for ln in data.splitlines() if ln.strip()]
+            certs = [
+                x509.load_der_x509_certificate(base64.b64decode(ln, validate=True)) for ln in lines
+            ]
     except (ValueError, binascii.Error) as exc:
         raise TrustFileInvalid(f"{name}: not a PEM, DER or base64 DER certificate ({exc})") from exc
-    raise TrustFileInvalid(f"{name}: no certificate found")
+    if not certs:
+        raise TrustFileInvalid(f"{name}: no certificate found")
+    for number, cert in enumerate(certs, start=1):
+        check_signer_certificate(cert, name=name, number=number)
+    return certs
 
 
 def load_dcc_certificates(paths: Iterable[StrPath]) -> dict[bytes, list[x509.Certificate]]:
@@ -213,14 +283,21 @@ def parse_dcc_trust_list(
     """DSCs by kid from trust-list JSON bytes (formats in the module docstring).
 
     A listed ``kid`` is used as given (so two certificates may share one); when an
-    entry has none, the kid is computed from the certificate.
+    entry has none, the kid is computed from the certificate. Base64 is decoded
+    strictly (white space only around it). Entries of another ``certificateType`` (a
+    CSCA, an upload certificate) are skipped; every DSC's key must be usable
+    (:func:`check_signer_certificate`).
 
     :raises TrustFileInvalid: not UTF-8 (a BOM is allowed), anything before the JSON but
-        one base64 signature line, not JSON, or not JSON of a known shape.
+        one base64 signature line, not JSON, not JSON of a known shape, an entry that is
+        not a certificate (not a base64 string or an object holding one), a certificate or
+        kid that is not strict base64 (DER), an unusable key, or no DSC at all.
     """
     doc = parse_json(trust_list_json(data, name=name), name=name)
     entries: list[tuple[str | None, Any]] = []
-    if isinstance(doc, Mapping) and isinstance(doc.get("certificates"), list):
+    if isinstance(doc, Mapping) and "certificates" in doc:
+        if not isinstance(doc["certificates"], list):
+            raise TrustFileInvalid(f"{name}: certificates is not a JSON array")
         entries = [(None, e) for e in doc["certificates"]]
     elif isinstance(doc, list):
         entries = [(None, e) for e in doc]
@@ -231,35 +308,50 @@ def parse_dcc_trust_list(
     else:
         raise TrustFileInvalid(f"{name}: unknown trust-list shape")
     out: dict[bytes, list[x509.Certificate]] = {}
-    for kid_text, entry in entries:
+    for number, (kid_text, entry) in enumerate(entries, start=1):
+        where = f"{name}: entry {number}"
         raw: Any
         kid_field: Any
         if isinstance(entry, str):
             raw, kid_field = entry, kid_text
         elif isinstance(entry, Mapping):
-            x5c = entry.get("x5c")
-            raw = (
-                entry.get("rawData")
-                or entry.get("certificate")
-                or (x5c[0] if isinstance(x5c, list) and x5c else None)
-            )
-            kid_field = entry.get("kid") or kid_text
-            if entry.get("certificateType", "DSC") not in ("DSC", "dsc"):
+            kind = entry.get("certificateType", "DSC")
+            if not isinstance(kind, str):
+                raise TrustFileInvalid(f"{where}: certificateType is not a string")
+            if kind not in ("DSC", "dsc"):
                 continue
+            if "rawData" in entry:
+                raw = entry["rawData"]
+            elif "certificate" in entry:
+                raw = entry["certificate"]
+            else:
+                x5c = entry.get("x5c")
+                raw = x5c[0] if isinstance(x5c, list) and x5c else None
+            kid_field = entry.get("kid") or kid_text
         else:
-            continue
-        if not isinstance(raw, str):
-            continue
-        try:
-            cert = x509.load_der_x509_certificate(base64.b64decode(raw))
-            kid = (
-                base64.b64decode(kid_field) if isinstance(kid_field, str) else certificate_kid(cert)
+            raise TrustFileInvalid(
+                f"{where}: not a certificate entry (an object with rawData, or a base64 string)"
             )
+        if not isinstance(raw, str) or not raw.strip():
+            raise TrustFileInvalid(
+                f"{where}: no certificate (rawData, certificate or x5c: a base64 DER string)"
+            )
+        if kid_field is not None and not isinstance(kid_field, str):
+            raise TrustFileInvalid(f"{where}: kid is not a base64 string")
+        try:
+            cert = x509.load_der_x509_certificate(_b64_strict(raw))
+            kid = _b64_strict(kid_field) if kid_field else certificate_kid(cert)
         except (ValueError, binascii.Error) as exc:
             raise TrustFileInvalid(
-                f"{name}: entry with unreadable certificate or kid ({exc})"
+                f"{where}: unreadable certificate or kid (strict base64 DER expected: {exc})"
             ) from exc
+        check_signer_certificate(cert, name=name, number=number)
         out.setdefault(kid, []).append(cert)
+    if not out:
+        raise TrustFileInvalid(
+            f"{name}: no signer certificate (DSC) in the trust list: a file that gives no "
+            "certificate is not a trust list"
+        )
     return out
 
 
@@ -641,8 +733,9 @@ def load_shc_crls(
     """Add SMART Health Card revocation lists (``.well-known/crl/<kid>.json``) to ``trust``.
 
     Entries go to ``trust.revoked_shc[kid]`` as listed (``rid`` or ``rid.timestamp``).
-    A list with a ``kid`` that is otherwise malformed, or whose ``ctr`` differs from its
-    key's ``crlVersion``, is recorded as ``revoked_shc[kid] = {shc.CRL_INVALID + reason}``
+    A list with a ``kid`` that is otherwise malformed (also: ``ctr`` that is not a JSON
+    integer, a ``rid.ts`` timestamp that is not ASCII digits), or whose ``ctr`` differs
+    from its key's ``crlVersion``, is recorded as ``revoked_shc[kid] = {shc.CRL_INVALID + reason}``
     so cards of that key are not accepted — or, with ``strict``, refused outright.
 
     :param strict: raise instead of recording an unusable list (the command line's choice).
@@ -659,6 +752,7 @@ def load_shc_crls(
                 "(a JSON object with kid, method, ctr and rids)"
             )
         try:
+            _check_crl_numbers(doc)
             kid, entries = shc.parse_crl(data, keys=[k for ks in trust.shc.values() for k in ks])
         except RevocationListInvalid as exc:
             if strict:
@@ -669,6 +763,33 @@ def load_shc_crls(
             continue
         trust.revoked_shc.setdefault(kid, set()).update(entries)
     return trust
+
+
+def _is_json_int(value: Any) -> bool:
+    """A JSON integer: not ``true``/``false`` (a Python bool), not ``1.0`` (a float)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_crl_numbers(doc: Mapping[str, Any]) -> None:
+    """The numbers of an SHC CRL as JSON numbers, before :func:`shc.parse_crl` compares
+    them: ``ctr`` a non-negative JSON integer (so ``true`` or ``1.0`` never equals
+    ``crlVersion: 1``), each ``rid.ts`` timestamp 1 to 19 ASCII digits (seconds).
+
+    :raises RevocationListInvalid: either is not.
+    """
+    if not _is_json_int(doc.get("ctr")) or doc["ctr"] < 0:
+        raise RevocationListInvalid(
+            f"CRL ctr {_short(doc.get('ctr'))} is not a non-negative JSON integer"
+        )
+    rids = doc.get("rids")
+    for entry in rids if isinstance(rids, list) else []:
+        if isinstance(entry, str) and "." in entry:
+            stamp = entry.partition(".")[2]
+            if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 19):
+                raise RevocationListInvalid(
+                    f"CRL entry {_short(entry)}: the timestamp after the dot is not 1 to 19 "
+                    "ASCII digits"
+                )
 
 
 # --- EU DCC business rules ----------------------------------------------------------
