@@ -48,6 +48,7 @@ from healthcode.credentials.errors import (
     Expired,
     KeyUsageMismatch,
     NotYetValid,
+    PayloadTooLarge,
     PrefixInvalid,
     Revoked,
     SignatureInvalid,
@@ -81,6 +82,11 @@ SOFT_STAGES = frozenset({"schema"})
 MAX_COSE_BYTES = 64 * 1024
 #: Deepest CBOR nesting accepted in the CWT payload.
 MAX_CBOR_DEPTH = 32
+#: Entries per group (``v``, ``t``, ``r``) of a DCC payload. The eu-dcc-schema (1.3.x,
+#: ``DCC.combined-schema.json``) gives each group ``"maxItems": 1``; a few more are a
+#: schema deviation (a warning), but hundreds only cost schema-validation time (~0.3 ms
+#: each) whether or not the signature is trusted: beyond this the payload is refused.
+MAX_ENTRIES = 10
 
 CWT_ISS = 1
 CWT_EXP = 4
@@ -846,7 +852,18 @@ def verify_into(
         else:
             report.fail("signature", (sig_error or SignatureInvalid()).code)
 
-    cwt = report.run("cbor", lambda: decode_cwt(sign1.payload))
+    def cbor() -> Cwt:
+        claims = decode_cwt(sign1.payload)
+        if isinstance(claims.payload, Mapping):
+            for group in ("v", "t", "r"):
+                entries = claims.payload.get(group)
+                if isinstance(entries, list) and len(entries) > MAX_ENTRIES:
+                    raise PayloadTooLarge(
+                        f"{len(entries)} entries in {group!r} (at most {MAX_ENTRIES})"
+                    )
+        return claims
+
+    cwt = report.run("cbor", cbor)
     if cwt is None:
         return report
     payload = cwt.payload
@@ -926,8 +943,8 @@ def verify_into(
 
         report.run("revocation", revocation)
 
-    # business rules
-    if options.rules:
+    # business rules (an empty rule list still says that no rule applied)
+    if options.rules is not None:
         from healthcode.credentials import dcc_rules
 
         value_sets: Mapping[str, Any] = options.value_sets

@@ -37,6 +37,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 
+from healthcode.credentials.pipeline import clean_scanned_text
 from healthcode.errors import InputError, PayloadTooLarge
 from healthcode.web.context import locale_of, page, state
 from healthcode.web.errors import PAGE_TAG
@@ -139,7 +140,7 @@ def _text(value: Any, where: str) -> str:
         raise InputError(f"{where} is empty")
     if len(value) > MAX_TEXT_CHARS:
         raise PayloadTooLarge(f"{where} is longer than {MAX_TEXT_CHARS} characters")
-    return value.strip()
+    return clean_scanned_text(value)  # like the CLI: only a scanner's trailing CR/LF goes
 
 
 def texts_from_json(raw: bytes) -> list[str]:

@@ -48,6 +48,15 @@ def test_verify_json_text_valid(client, token):
     assert r.headers["cache-control"] == "no-store"
 
 
+def test_only_a_scanners_trailing_newline_is_dropped_as_on_the_cli(client, token):
+    assert client.post("/verify", json={"text": token + "\r\n"}).json()["verdict"] == "valid"
+    # Base45 has a space in its alphabet: the server trims nothing else, like `verify`
+    leading = client.post("/verify", json={"text": "  " + token}).json()
+    assert leading["verdict"] == "invalid" and leading["format"] == "unknown"
+    trailing = client.post("/verify", json={"text": token + " "}).json()
+    assert trailing["verdict"] == "invalid"
+
+
 def test_verify_json_texts_and_plain_text(client, token):
     assert client.post("/verify", json={"texts": [token]}).json()["verdict"] == "valid"
     r = client.post("/verify", content=token.encode(), headers={"content-type": "text/plain"})

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from healthcode.credentials import hcert, shc
 from healthcode.credentials.base45 import b45encode
 from healthcode.credentials.inputs import from_bytes
-from healthcode.credentials.pipeline import verify
+from healthcode.credentials.pipeline import VerifyOptions, verify
 from healthcode.credentials.report import VerificationReport, json_safe
 from healthcode.credentials.trust import TrustStore
 
@@ -507,3 +507,28 @@ def test_hp1_duplicate_claim_key_or_trailing_byte_refused() -> None:
     dup = bytes([claims_b[0] + 1]) + claims_b[1:] + first_key + cbor2.dumps("x")
     assert hp1(dup).failures.get("cbor") == "cbor-invalid"
     assert hp1(claims_b + b"\x00").failures.get("cbor") == "cbor-invalid"
+
+
+# --- bounded work: many entries, and an empty rule list --------------------------------
+def test_hc1_with_hundreds_of_entries_is_refused_before_the_schema() -> None:
+    entries = [payload()["v"][0] for _ in range(hcert.MAX_ENTRIES + 1)]
+    schemas = {"1.3.0": {"type": "object"}}  # the stage must not even be reached
+    report = verify(
+        hc1(sign1(claims(payload(v=entries)))),
+        trust=dcc_trust(),
+        at=AT,
+        options=VerifyOptions(dcc_schemas=schemas),
+    )
+    assert report.verdict == "invalid"
+    assert report.failures.get("cbor") == "payload-too-large"
+    assert report.stages.get("schema") is None
+    few = [payload()["v"][0] for _ in range(hcert.MAX_ENTRIES)]
+    assert verify(hc1(sign1(claims(payload(v=few)))), trust=dcc_trust(), at=AT).stages["cbor"]
+
+
+def test_an_empty_rule_list_says_no_rule_applied() -> None:
+    options = VerifyOptions(rules=[], country="CN")
+    report = verify(hc1(sign1(claims())), trust=dcc_trust(), at=AT, options=options)
+    assert report.verdict == "valid"
+    assert report.stages["rules"] is None
+    assert "no-applicable-rules" in report.warnings
