@@ -502,7 +502,7 @@ def load_configured_trust(
         iss, file = _split_keyset_spec(spec)
         one = TrustStore()
         try:
-            load_shc_keysets([spec], trust=one, strict_json=True)
+            load_shc_keysets([spec], trust=one, strict_json=True, unreadable=FileUnreadable)
         except HealthCodeError as exc:
             if iss:
                 trust.shc_errors[iss] = exc.message
@@ -687,6 +687,7 @@ def load_shc_keysets(
     trust: TrustStore | None = None,
     expected_san: str | None = None,
     strict_json: bool = False,
+    unreadable: type[HealthCodeError] = TrustFileInvalid,
 ) -> TrustStore:
     """Add SMART Health Card issuer key sets to ``trust`` (a new store when None).
 
@@ -695,17 +696,19 @@ def load_shc_keysets(
     :param expected_san: URI every ``x5c`` leaf must carry (default: the set's ``iss``).
     :param strict_json: raise for a file that is not JSON instead of recording its set as
         refused (the command line's choice: a file it cannot even parse is a usage error).
+    :param unreadable: the exception for a file that cannot be opened or read.
     :returns: the store; refused sets are in ``shc_errors`` (iss, or the path when the
         issuer is unknown → the reason; ``issuer-unknown`` for a bare path whose set names
         no issuer).
-    :raises TrustFileInvalid: a file cannot be read at all or is larger than
-        :data:`MAX_FILE_BYTES`; with ``strict_json``, a file that is not JSON (a BOM is
-        allowed; nesting too deep for the parser counts as not JSON).
+    :raises unreadable: a file cannot be read at all.
+    :raises TrustFileInvalid: a file is larger than :data:`MAX_FILE_BYTES`; with
+        ``strict_json``, a file that is not JSON (a BOM is allowed; nesting too deep for
+        the parser counts as not JSON).
     """
     store = trust if trust is not None else TrustStore()
     for spec in specs:
         iss, path = _split_keyset_spec(spec)
-        data = strip_bom(_read(path))
+        data = strip_bom(_read(path, unreadable=unreadable))
         try:
             parse_json(data, name=str(path))
         except TrustFileInvalid as exc:
