@@ -22,7 +22,13 @@ from tests.support.shared import shared_path
 from tests.unit.credentials.test_trust_attacks import ISS, spec_jwks, unknown_algorithm_der
 from tests.web.conftest import Web, make_settings
 
-CARD = shared_path("vectors", "shc", "spec-examples", "example-00-f-qr-code-numeric-value-0.txt")
+
+def card() -> str:
+    """The SHC spec's example 00 as QR text (signed by the spec issuer)."""
+    path = shared_path(
+        "vectors", "shc", "spec-examples", "example-00-f-qr-code-numeric-value-0.txt"
+    )
+    return path.read_text(encoding="utf-8").strip()
 
 
 def _x5c_int_noiss() -> dict:
@@ -68,7 +74,7 @@ def checkpoint(tmp_path: Path) -> Iterator[tuple[Web, Path]]:
 
 def _verify_card(web: Web) -> dict:
     with web.client() as client:
-        r = client.post("/verify", json={"text": CARD.read_text(encoding="utf-8").strip()})
+        r = client.post("/verify", json={"text": card()})
     assert r.status_code == 200, r.text
     assert str(web.settings.db).rsplit("/", 1)[0] not in r.text  # no server path
     return r.json()
