@@ -1178,8 +1178,8 @@ def _format_card(card: dict[str, Any], reason: dict[str, str] | None = None) -> 
         lines.append("cities: none")
     abroad = ", ".join(f"{a['name']} ({a['code']})" for a in card["abroad"]) or "none"
     lines.append(f"abroad: {abroad}")
-    if card.get("reason"):
-        lines.append(f"empty card: {card['reason']['message']} [{card['reason']['code']}]")
+    if reason:
+        lines.append(f"empty card: {reason['message']} [{reason['code']}]")
     return "\n".join(lines)
 
 
@@ -1232,7 +1232,8 @@ def retention() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @db_option
 def retention_sweep(at_text: str | None, as_json: bool) -> None:
-    """Delete location records, trip cards, SMS codes and sessions past their retention."""
+    """Delete location records, trip cards, SMS codes, sessions and expired e-certificate
+    records past their retention."""
     at = parse_time_option(at_text, "--at") if at_text else None
     out = service().retention_sweep(at=at)
     if as_json:
@@ -1242,8 +1243,8 @@ def retention_sweep(at_text: str | None, as_json: bool) -> None:
     click.echo(
         f"deleted {d['location_records']} location record(s), {d['trip_cards']} trip card(s), "
         f"{d['trip_phones']} phone number(s), {d['otp_challenges']} SMS code(s), "
-        f"{d['holder_sessions']} holder session(s), {d['trip_sessions']} trip-card session(s) "
-        f"(as of {out['at']})"
+        f"{d['holder_sessions']} holder session(s), {d['trip_sessions']} trip-card session(s), "
+        f"{d['e_certificates']} expired e-certificate record(s) (as of {out['at']})"
     )
 
 

@@ -383,6 +383,7 @@ def test_retention_sweep_json(run, records):
     assert out["deleted"]["location_records"] == 5 and out["deleted"]["trip_phones"] == 2
     r = run("retention", "sweep")
     assert r.exit_code == 0 and "deleted 0 location record(s)" in r.stdout
+    assert "0 expired e-certificate record(s)" in r.stdout
 
 
 def test_phone_map_names_the_geolife_numbers(run, tmp_path):
