@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 
 import cbor2
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm as CryptoUnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 
 from healthcode.credentials import cose
@@ -211,7 +212,7 @@ def _cert_facts(
     whether the key is of a supported type, start of validity as epoch seconds), cached."""
     try:
         key: Any = cert.public_key()
-    except ValueError:
+    except (ValueError, CryptoUnsupportedAlgorithm):  # a key type the library cannot load
         key = None
     return (
         key,

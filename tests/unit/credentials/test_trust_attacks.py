@@ -282,3 +282,17 @@ def test_configured_trust_files_are_read_up_to_the_bound(tmp_path: Path, monkeyp
         ("trust-file-invalid", True),
     ]
     assert not store.dcc and not store.shc
+
+
+def test_a_trusted_dsc_of_an_unknown_key_algorithm_never_crashes_verification() -> None:
+    """Defence in depth: a store built in code (not through the loaders) holding such a
+    certificate gives a report for a code naming its kid, not an exception."""
+    from healthcode.credentials.pipeline import verify
+    from tests.unit.credentials.test_attack_regressions import claims, hc1, sign1
+
+    cert = x509.load_der_x509_certificate(unknown_algorithm_der())
+    kid = certificate_kid(cert)
+    report = verify(hc1(sign1(claims(), kid=kid)), trust=TrustStore(dcc={kid: [cert]}),
+                    at=datetime(2024, 5, 1, 12, 0, tzinfo=UTC))  # fmt: skip
+    assert report.verdict == "invalid"
+    assert report.stages["signature"] is False
