@@ -2,12 +2,18 @@
 
     python benchmarks/gen_cell_records.py --records 10000000 --out /tmp/trips-10m
 
-writes ``records.parquet`` (phone, epoch_s, cell_id) and ``cell_sites.csv``
-(cell_id, lon, lat; the real Shanghai Telecom sites for 上海市 when
+writes ``records.parquet`` and ``cell_sites.csv`` (cell_id, lon, lat; the real
+Shanghai Telecom sites for 上海市 when
 ``HEALTHCODE_SHARED`` has them, synthetic sites around real city seats
 elsewhere). See :mod:`healthcode.trips.synthetic` for the model: phones living
 in real cities, trips by train through other cities, stays of hours to days,
 a few trips abroad, records every few seconds to hours, thinner at night.
+
+``--layout import`` (default) writes the documented import layout — ``phone``,
+``time`` (timestamp with time zone, UTC), ``cell_id`` — which ``healthcode trips
+import --cell-sites``, ``--records`` and the Spark job read; ``--layout internal``
+writes ``phone, epoch_s, cell_id``, the engines' own columns (what the benchmarks
+use through :func:`write`, and the Spark job reads too).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from healthcode.config import load_settings
@@ -38,10 +45,26 @@ def generate(n_records: int, *, start: date, days: int, seed: int, geo: PlaceInd
     )
 
 
-def write(data: SyntheticSet, out: Path) -> tuple[Path, Path]:
+LAYOUTS = ("import", "internal")
+
+
+def import_layout(records: pa.Table) -> pa.Table:
+    """``phone, epoch_s, cell_id`` → the import layout ``phone, time, cell_id``."""
+    when = records.column("epoch_s").cast(pa.timestamp("s", tz="UTC"))
+    return pa.table(
+        {"phone": records.column("phone"), "time": when, "cell_id": records.column("cell_id")}
+    )
+
+
+def write(data: SyntheticSet, out: Path, *, layout: str = "internal") -> tuple[Path, Path]:
+    """``records.parquet`` (``layout``: ``internal`` = ``phone, epoch_s, cell_id``, the
+    benchmarks' input; ``import`` = ``phone, time, cell_id``) and ``cell_sites.csv``."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout {layout!r}: one of {LAYOUTS}")
     out.mkdir(parents=True, exist_ok=True)
     records = out / "records.parquet"
-    pq.write_table(data.records, records, row_group_size=1_000_000)
+    table = import_layout(data.records) if layout == "import" else data.records
+    pq.write_table(table, records, row_group_size=1_000_000)
     sites = out / "cell_sites.csv"
     t = data.sites.table
     with open(sites, "w", encoding="utf-8", newline="") as fh:
@@ -65,12 +88,19 @@ def main() -> None:
     parser.add_argument("--start", type=date.fromisoformat, default=date(2022, 11, 7))
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="import",
+        help="import: phone,time,cell_id (trips import / --records read it); "
+        "internal: phone,epoch_s,cell_id (the engines' columns)",
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     data = generate(
         args.records, start=args.start, days=args.days, seed=args.seed, geo=PlaceIndex.load()
     )
-    records, sites = write(data, args.out)
+    records, sites = write(data, args.out, layout=args.layout)
     print(
         f"{data.records.num_rows:,} records of {data.phones:,} phones in {len(data.cities)} cities, "
         f"{len(data.sites):,} cell sites, {args.days} days from {args.start} "

@@ -2,7 +2,8 @@
 
 One in-process connection per run; the records are scanned where they are
 (Arrow/pandas in memory, or Parquet files), points are resolved once per 0.001°
-grid cell (or cell sites once per site) in Python, and the stay definition of
+grid cell and cell-id records once per site at its exact position, in Python, and
+the stay definition of
 :mod:`healthcode.trips.stays` runs as SQL.
 """
 
@@ -19,8 +20,10 @@ from healthcode.trips._engine import (
     KEY_SQL,
     RecordsInput,
     as_paths,
+    check_risk,
     key_places,
     make_plan,
+    point_places,
     report,
     site_places,
     starred_for,
@@ -36,21 +39,97 @@ from healthcode.trips.stays import Progress, StayRule, assemble_cards, stay_sql
 STEPS = 4
 
 
-def _check(con: duckdb.DuckDBPyConnection, by_cell: bool) -> None:
-    """:raises RecordsRejected: unknown cell ids, or phones that are not mobile numbers."""
+#: ``place`` of a record that gives neither lon/lat nor a cell id (never a real place id).
+NOWHERE = -1
+
+
+def _locate(
+    con: duckdb.DuckDBPyConnection,
+    columns: set[str],
+    where: str,
+    geo: PlaceIndex,
+    cell_sites: CellSites | None,
+) -> str:
+    """``(phone, epoch_s, place)`` of the records in range, as a subquery.
+
+    Points without a cell id: once per 0.001° grid cell. Records with a cell id: at their
+    exact position, once per distinct position (given lon/lat, else the cell-site table;
+    an unknown cell gives place NULL). Neither: :data:`NOWHERE`.
+
+    :raises RecordsRejected: records with neither lon/lat nor cell_id columns.
+    """
+    has_point = {"lon", "lat"} <= columns
+    has_cell = "cell_id" in columns
+    if not (has_point or has_cell):
+        raise RecordsRejected("records need columns lon, lat or cell_id")
+    point = "lon, lat" if has_point else "CAST(NULL AS DOUBLE) AS lon, CAST(NULL AS DOUBLE) AS lat"
+    cell = "NULLIF(trim(CAST(cell_id AS VARCHAR)), '')" if has_cell else "CAST(NULL AS VARCHAR)"
+    con.execute(
+        f"CREATE VIEW base AS SELECT CAST(phone AS VARCHAR) AS phone, epoch_s, {point}, "  # noqa: S608
+        f"{cell} AS cell_id FROM src WHERE {where}"
+    )
+    parts = []
+    if has_point:
+        con.execute(
+            f"CREATE VIEW keyed AS SELECT phone, epoch_s, {KEY_SQL} AS k FROM base "  # noqa: S608
+            "WHERE cell_id IS NULL AND lon IS NOT NULL AND lat IS NOT NULL"
+        )
+        keys = con.execute("SELECT DISTINCT k FROM keyed").fetchnumpy()["k"]
+        con.register("keymap", key_places(keys, geo))
+        parts.append("SELECT phone, epoch_s, place FROM keyed JOIN keymap USING (k)")
+    if has_point and has_cell:
+        con.execute(
+            "CREATE VIEW pinned AS SELECT phone, epoch_s, lon, lat FROM base "
+            "WHERE cell_id IS NOT NULL AND lon IS NOT NULL AND lat IS NOT NULL"
+        )
+        pos = con.execute("SELECT DISTINCT lon, lat FROM pinned").fetchnumpy()
+        con.register("pointmap", point_places(pos["lon"], pos["lat"], geo))
+        parts.append("SELECT phone, epoch_s, place FROM pinned JOIN pointmap USING (lon, lat)")
+    if has_cell:
+        sites = site_places(cell_sites, geo) if cell_sites is not None else None
+        con.register("sitemap", sites if sites is not None else _NO_SITES)
+        con.execute(
+            "CREATE VIEW celled AS SELECT phone, epoch_s, cell_id FROM base "
+            "WHERE cell_id IS NOT NULL AND (lon IS NULL OR lat IS NULL)"
+        )
+        parts.append("SELECT phone, epoch_s, place FROM celled LEFT JOIN sitemap USING (cell_id)")
+    parts.append(
+        f"SELECT phone, epoch_s, {NOWHERE} AS place FROM base "  # noqa: S608
+        "WHERE cell_id IS NULL AND (lon IS NULL OR lat IS NULL)"
+    )
+    return "(" + " UNION ALL ".join(parts) + ")"
+
+
+_NO_SITES = pa.table({"cell_id": pa.array([], pa.string()), "place": pa.array([], pa.int64())})
+
+
+def _check(con: duckdb.DuckDBPyConnection, have_sites: bool) -> None:
+    """:raises RecordsRejected: records without a location, unknown cell ids (or cell ids
+    without lon/lat and no cell-site table), or phones that are not mobile numbers."""
     row = con.execute(
-        "SELECT count(*) FILTER (WHERE place IS NULL), "
+        "SELECT count(*) FILTER (WHERE place IS NULL), "  # noqa: S608 - constants only
+        f"count(*) FILTER (WHERE place = {NOWHERE}), "
         "count(*) FILTER (WHERE phone IS NULL OR phone NOT BETWEEN 13000000000 AND 19999999999) "
         "FROM r"
     ).fetchall()[0]
-    unknown, bad_phone = int(row[0]), int(row[1])
-    if unknown and by_cell:
+    unknown, nowhere, bad_phone = int(row[0]), int(row[1]), int(row[2])
+    if unknown and not have_sites:
+        raise RecordsRejected(
+            f"records give cell_id but no cell-site table was given ({unknown} record(s))",
+            details={"error_count": unknown, "errors": []},
+        )
+    if unknown:
         example = con.execute(
             "SELECT min(cell_id) FROM celled ANTI JOIN sitemap USING (cell_id)"
         ).fetchall()[0][0]
         raise RecordsRejected(
             f"{unknown} record(s) name cell ids missing from the cell-site table (e.g. {example!r})",
             details={"error_count": unknown, "errors": []},
+        )
+    if nowhere:
+        raise RecordsRejected(
+            f"{nowhere} record(s) give neither lon/lat nor cell_id",
+            details={"error_count": nowhere, "errors": []},
         )
     if bad_phone:
         raise RecordsRejected(
@@ -104,6 +183,7 @@ def build_cards(
         neither lon/lat nor cell_id, or a phone that is not 11 digits ``1[3-9]…``.
     """
     plan = make_plan(as_of, policy, rule)
+    check_risk(plan, risk)
     config: dict[str, str | bool | int | float | list[str]] = {}
     if threads:
         config["threads"] = threads
@@ -127,26 +207,7 @@ def build_cards(
             where += " AND CAST(phone AS VARCHAR) IN (SELECT phone FROM wanted)"
 
         report(progress, "resolve places", 2, STEPS)
-        if {"lon", "lat"} <= columns:
-            con.execute(
-                f"CREATE VIEW keyed AS SELECT CAST(phone AS VARCHAR) AS phone, epoch_s, {KEY_SQL} AS k FROM src WHERE {where}"  # noqa: S608
-            )
-            keys = con.execute("SELECT DISTINCT k FROM keyed").fetchnumpy()["k"]
-            con.register("keymap", key_places(keys, geo))
-            located = "(SELECT phone, epoch_s, place FROM keyed JOIN keymap USING (k))"
-        elif "cell_id" in columns:
-            if cell_sites is None:
-                raise RecordsRejected("records give cell_id but no cell-site table was given")
-            con.register("sitemap", site_places(cell_sites, geo))
-            celled = (
-                "CREATE VIEW celled AS SELECT CAST(phone AS VARCHAR) AS phone, epoch_s, "
-                "CAST(cell_id AS VARCHAR) AS cell_id "
-                "FROM src WHERE "
-            )
-            con.execute(celled + where)
-            located = "(SELECT phone, epoch_s, place, cell_id FROM celled LEFT JOIN sitemap USING (cell_id))"
-        else:
-            raise RecordsRejected("records need columns lon, lat or cell_id")
+        located = _locate(con, columns, where, geo, cell_sites)
 
         report(progress, "stays", 3, STEPS)
         # phones as BIGINT: sorting and partitioning by a number is faster than by text;
@@ -157,7 +218,7 @@ def build_cards(
             "epoch_s, place FROM "
         )
         con.execute(r_sql + located)
-        _check(con, "cell_id" in columns and not {"lon", "lat"} <= columns)
+        _check(con, cell_sites is not None)
         queries = stay_sql(plan, "r")
         cities = _text_phone(_arrow(con.sql(queries["cities"])))
         abroad = _text_phone(_arrow(con.sql(queries["abroad"])))

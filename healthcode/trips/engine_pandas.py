@@ -14,7 +14,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from healthcode.trips._engine import RecordsInput, as_paths, make_plan, report, starred_for
+from healthcode.trips._engine import (
+    RecordsInput,
+    as_paths,
+    check_risk,
+    make_plan,
+    report,
+    starred_for,
+)
 from healthcode.trips.errors import RecordsRejected
 from healthcode.trips.geo import PlaceIndex, grid_key
 from healthcode.trips.model import TripCard
@@ -42,16 +49,43 @@ def locate(
     epoch = df["epoch_s"].to_numpy(dtype=np.int64)
     keep = (epoch >= plan.lookback_s) & (epoch < plan.window_end_s)
     df = df.loc[keep]
-    if {"lon", "lat"} <= set(df.columns):
-        keys = grid_key(df["lon"].to_numpy(np.float64), df["lat"].to_numpy(np.float64))
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        place = geo.resolve_keys(uniq)[inverse]
-    elif "cell_id" in df.columns:
+    n = len(df)
+    has_point = {"lon", "lat"} <= set(df.columns)
+    if not has_point and "cell_id" not in df.columns:
+        raise RecordsRejected("records need columns lon, lat or cell_id")
+    if has_point:
+        lon = df["lon"].to_numpy(np.float64, na_value=np.nan)
+        lat = df["lat"].to_numpy(np.float64, na_value=np.nan)
+        pointed = ~(np.isnan(lon) | np.isnan(lat))
+    else:
+        lon = lat = np.full(n, np.nan)
+        pointed = np.zeros(n, dtype=bool)
+    if "cell_id" in df.columns:
+        cell = df["cell_id"].astype("string").str.strip()
+        celled = cell.notna().to_numpy(dtype=bool) & (cell != "").to_numpy(
+            dtype=bool, na_value=False
+        )
+    else:
+        cell = None
+        celled = np.zeros(n, dtype=bool)
+    place = np.zeros(n, dtype=np.int64)
+    grid = pointed & ~celled  # once per 0.001° grid cell
+    if grid.any():
+        uniq, inverse = np.unique(grid_key(lon[grid], lat[grid]), return_inverse=True)
+        place[grid] = geo.resolve_keys(uniq)[inverse]
+    pinned = pointed & celled  # a cell-id record at its exact position, once per position
+    if pinned.any():
+        xy = np.stack([lon[pinned], lat[pinned]], axis=1)
+        uniq_xy, inverse = np.unique(xy, axis=0, return_inverse=True)
+        place[pinned] = geo.resolve(uniq_xy[:, 0], uniq_xy[:, 1])[inverse.ravel()]
+    by_site = celled & ~pointed  # the site's position from the table
+    if by_site.any():
+        assert cell is not None  # noqa: S101 - celled
         if cell_sites is None:
             raise RecordsRejected("records give cell_id but no cell-site table was given")
         sites = cell_sites.table
         pos = pd.Index(sites.column("cell_id").to_pandas()).get_indexer(
-            df["cell_id"].astype(str).to_numpy()
+            cell[by_site].to_numpy(dtype=object)
         )
         if (pos < 0).any():
             raise RecordsRejected(
@@ -59,9 +93,13 @@ def locate(
                 details={"error_count": int((pos < 0).sum()), "errors": []},
             )
         site_place = geo.resolve(sites.column("lon").to_numpy(), sites.column("lat").to_numpy())
-        place = site_place[pos]
-    else:
-        raise RecordsRejected("records need columns lon, lat or cell_id")
+        place[by_site] = site_place[pos]
+    nowhere = int((~pointed & ~celled).sum())
+    if nowhere:
+        raise RecordsRejected(
+            f"{nowhere} record(s) give neither lon/lat nor cell_id",
+            details={"error_count": nowhere, "errors": []},
+        )
     return pd.DataFrame(
         {
             "phone": df["phone"].to_numpy()
@@ -179,6 +217,7 @@ def build_cards(
 ) -> list[TripCard]:
     """Same contract as :func:`healthcode.trips.engine_duckdb.build_cards`."""
     plan = make_plan(as_of, policy, rule)
+    check_risk(plan, risk)
     report(progress, "read records", 1, STEPS)
     df = _frame(records)
     if phones is not None:

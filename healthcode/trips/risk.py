@@ -24,10 +24,32 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 from healthcode.clock import SHANGHAI
+from healthcode.errors import InputError
 from healthcode.trips.geo import AdminNames
+
+#: The national list as ``healthcode risk-areas import`` reads it (under ``HEALTHCODE_SHARED``).
+RISK_EPISODES: Final = ("data", "risk_areas_nhc_2022", "risk_area_episodes.csv.gz")
+#: Columns an episode file must have (the published file also has ``last_listed``).
+EPISODE_COLUMNS: Final = (
+    "level",
+    "province",
+    "city",
+    "county",
+    "community",
+    "first_listed",
+    "first_absent",
+)
+
+
+class RiskListRequired(InputError):
+    """Cards of a date whose policy uses the risk list (stars, the old red) were asked for
+    without any risk data (``risk=None``): they would silently lack stars. Pass a lookup
+    (e.g. :meth:`EpisodeRiskLookup.load`), or :class:`NoRiskLookup` to build without one."""
+
+    code = "trip-risk-list-required"
 
 
 @runtime_checkable
@@ -104,12 +126,42 @@ class EpisodeRiskLookup:
 
     @classmethod
     def from_csv(cls, path: str | Path, names: AdminNames) -> EpisodeRiskLookup:
-        """Read episodes from CSV (optionally gzip) with the columns
-        ``level, province, city, county, community, first_listed, first_absent``."""
+        """Read episodes from CSV (gzip recognised by its magic bytes) with the columns
+        ``level, province, city, county, community, first_listed, first_absent`` (others,
+        such as the published ``last_listed``, are ignored): the national list as
+        ``healthcode risk-areas import`` reads it, names as published (for 北京 the
+        district is in ``city``; :meth:`AdminNames.city_code` handles it).
+
+        :raises ValueError: a required column is missing, or a time has no offset.
+        """
         p = Path(path)
-        opener = gzip.open if p.suffix == ".gz" else open
-        with opener(p, "rt", encoding="utf-8", newline="") as fh:
-            return cls(parse_episodes(csv.DictReader(fh)), names)
+        with open(p, "rb") as probe:
+            packed = probe.read(2) == b"\x1f\x8b"
+        with (
+            gzip.open(p, "rt", encoding="utf-8-sig", newline="")
+            if packed
+            else open(p, encoding="utf-8-sig", newline="")
+        ) as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in EPISODE_COLUMNS if c not in (reader.fieldnames or ())]
+            if missing:
+                raise ValueError(f"{p}: not a risk-area episode list: missing column(s) {missing}")
+            return cls(parse_episodes(reader), names)
+
+    @classmethod
+    def load(
+        cls, path: str | Path | None = None, names: AdminNames | None = None
+    ) -> EpisodeRiskLookup:
+        """The national list (default: :data:`RISK_EPISODES` under ``HEALTHCODE_SHARED``,
+        the file ``healthcode risk-areas import`` reads), names resolved with ``names``
+        (default: :meth:`AdminNames.load`; pass ``PlaceIndex.names`` to reuse it).
+
+        :raises MissingSharedFile: the default file is missing (the message names the variable).
+        """
+        from healthcode.trips.geo import default_shared_path
+
+        p = default_shared_path(*RISK_EPISODES) if path is None else Path(path)
+        return cls.from_csv(p, names if names is not None else AdminNames.load())
 
     def starred_cities(self, day: date) -> set[str]:
         lo = datetime.combine(day, time(0), SHANGHAI).timestamp()

@@ -6,7 +6,7 @@ here is ``slow``.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pyarrow as pa
 import pytest
@@ -104,3 +104,103 @@ def test_spark_rejects_bad_input(spark, geo):
     )
     with pytest.raises(RecordsRejected, match="no cell-site table"):
         engine_spark.build_cards(celled, spark=spark, as_of=date(2022, 11, 21), geo=geo)
+
+
+def test_spark_resolves_cell_records_at_the_site(spark, geo, tmp_path):
+    from healthcode.trips import engine_spark, read_cell_sites
+    from tests.unit.trips.test_engine_places import AS_OF, HUANGGANG, _codes, _sites, _table
+
+    sites = read_cell_sites(_sites(tmp_path))
+    kw = {"as_of": AS_OF, "geo": geo, "cell_sites": sites}
+    with_position = _table("421100-0002")
+    cell_only = with_position.select(["phone", "epoch_s", "cell_id"])
+    for table in (with_position, cell_only):
+        assert _codes(engine_spark.build_cards(table, spark=spark, **kw)) == [HUANGGANG]
+        duck, spk = both(table, spark, **kw)
+        assert spk == duck
+
+
+def test_cluster_job_reads_the_import_layout(spark, geo, geolife, tmp_path, capsys):
+    """`engine_spark.py` (the spark-submit entry) on what `trips shift` writes, with the
+    published risk list: the same bytes as DuckDB on the same records."""
+    import pyarrow.parquet as pq
+
+    from healthcode.trips import EpisodeRiskLookup, engine_spark, read_records
+    from healthcode.trips.readers import write_records
+    from healthcode.trips.risk import RISK_EPISODES
+    from tests.support.shared import shared_path
+    from tests.unit.trips.test_engine_places import SITE, TIMES, _sites
+
+    as_of = date(2022, 5, 12)
+    site_rows = pa.table(  # the boundary site, by cell id with its position
+        {
+            "phone": ["13912345678"] * 3,
+            "epoch_s": [
+                int(datetime.fromisoformat(t.replace("2022-11-15", "2022-05-09")).timestamp())
+                for t in TIMES
+            ],
+            "lon": [SITE[1]] * 3,
+            "lat": [SITE[2]] * 3,
+            "cell_id": [SITE[0]] * 3,
+        }
+    )
+    user = shifted(geolife, LONG_010, SHIFT_010)
+    table = pa.concat_tables([user, site_rows.cast(user.schema)])
+    shifted_file = tmp_path / "u010.parquet"
+    write_records(table, shifted_file)  # phone, time (timestamp UTC), lon, lat, cell_id
+    risk_file = shared_path(*RISK_EPISODES)
+    expected = cards_to_jsonl(
+        build_cards(
+            read_records(shifted_file),
+            as_of=as_of,
+            geo=geo,
+            risk=EpisodeRiskLookup.from_csv(risk_file, geo.names),
+        )
+    )
+    assert '"230100", "name": "哈尔滨市", "province": "黑龙江省", "star": true' in expected
+    assert '"421100"' in expected
+
+    def run(*args: str) -> tuple[int, str]:
+        code = engine_spark.main(["--as-of", str(as_of), *args])
+        return code, capsys.readouterr().err
+
+    out = tmp_path / "cards"
+    code, _ = run("--records", str(shifted_file), "--out", str(out), "--risk-areas", str(risk_file))
+    assert code == 0
+    assert "".join(p.read_text("utf-8") for p in sorted(out.glob("part-*"))) == expected
+
+    # ISO-8601 text times with offsets (the CSV shape) read the same
+    text_file = tmp_path / "text.parquet"
+    t = pq.read_table(shifted_file)
+    local = pa.compute.strftime(
+        pa.compute.add(t.column("time"), pa.scalar(8 * 3600, pa.duration("s"))),
+        format="%Y-%m-%dT%H:%M:%S+08:00",
+    )
+    pq.write_table(t.set_column(1, "time", local), text_file)
+    out2 = tmp_path / "cards2"
+    code, _ = run("--records", str(text_file), "--out", str(out2), "--risk-areas", str(risk_file))
+    assert code == 0
+    assert "".join(p.read_text("utf-8") for p in sorted(out2.glob("part-*"))) == expected
+
+    # no risk list on a star date: refused before any work
+    code, err = run("--records", str(shifted_file), "--out", str(tmp_path / "x"))
+    assert code == 1 and "error [trip-risk-list-required]" in err and "Traceback" not in err
+
+    # times without an offset: counted, like the importer
+    naive = t.set_column(1, "time", pa.array(["2022-05-10T08:00:00"] * 2 + local.to_pylist()[2:]))
+    pq.write_table(naive, tmp_path / "naive.parquet")
+    code, err = run(
+        "--records", str(tmp_path / "naive.parquet"), "--out", str(tmp_path / "y"),
+        "--no-risk-areas",
+    )  # fmt: skip
+    assert code == 1 and "error [trip-records-rejected] 2 record(s) with a time without" in err
+    assert "Traceback" not in err
+
+    # a file of neither layout
+    pq.write_table(pa.table({"msisdn": ["13912345678"], "ts": [1]}), tmp_path / "other.parquet")
+    code, err = run(
+        "--records", str(tmp_path / "other.parquet"), "--out", str(tmp_path / "z"),
+        "--no-risk-areas", "--cell-sites", str(_sites(tmp_path)),
+    )  # fmt: skip
+    assert code == 1 and "error [trip-format-unknown]" in err and "no known layout" in err
+    assert not (tmp_path / "z").exists()
