@@ -13,7 +13,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -574,23 +574,43 @@ def risk_areas() -> None:
     """Risk areas (中/高风险地区) from the national lists."""
 
 
-def _progress(label: str) -> Callable[[int, int], None]:
-    state: dict[str, Any] = {}
+class _Progress:
+    """``progress(done, total)`` on stderr, never on stdout: click's progress bar when stderr
+    is a terminal, else a plain line at every tenth of the way (logs, pipes, CI)."""
 
-    def show(done: int, total: int) -> None:
-        if not sys.stderr.isatty():
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.tty = sys.stderr.isatty()
+        self._bar: Any = None
+        self._done = 0
+        self._next_tenth = 1
+
+    def __call__(self, done: int, total: int) -> None:
+        if total <= 0:
             return
-        if "bar" not in state:
-            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr)
-            state["bar"].__enter__()
-            state["done"] = 0
-        state["bar"].update(done - state["done"])
-        state["done"] = done
+        if not self.tty:
+            tenth = done * 10 // total
+            if tenth >= self._next_tenth:
+                click.echo(f"{self.label}: {done}/{total} ({tenth * 10} %)", err=True)
+                self._next_tenth = tenth + 1
+            return
+        if self._bar is None:
+            self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self._bar.__enter__()
+            self._done = 0
+        self._bar.update(done - self._done)
+        self._done = done
         if done >= total:
-            state["bar"].__exit__(None, None, None)
-            del state["bar"]
+            self.close()
 
-    return show
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def _progress(label: str) -> Callable[[int, int], None]:
+    return _Progress(label)
 
 
 @risk_areas.command("import")
@@ -613,7 +633,8 @@ def risk_areas_import(file: str | None, as_json: bool) -> None:
                 raise FileUnreadable(f"cannot read {path}: no such file")
             raise MissingSharedFile(f"cannot read {path}: no such file")
         svc = service()
-        out = svc.import_risk_areas(path, progress=_progress("importing"))
+        click.echo(f"reading and checking {path.name}, then storing its listings", err=True)
+        out = svc.import_risk_areas(path, progress=_progress("storing listings"))
     except HealthCodeError as exc:
         fail(exc, as_json=as_json)
     if as_json:
@@ -983,6 +1004,7 @@ def _trip_fail(exc: HealthCodeError, *, as_json: bool) -> NoReturn:
 
 
 def _trip_progress(stage: str, step: int, steps: int) -> None:
+    """A build's or an import's steps on stderr (never on stdout, never in --json output)."""
     click.echo(f"[{step}/{steps}] {stage}", err=True)
 
 
@@ -1000,11 +1022,18 @@ def trips_import(
     files: tuple[str, ...], fmt: str | None, cell_sites: str | None, phone_map: str | None,
     as_json: bool,
 ) -> None:  # fmt: skip
-    """Store location records (CSV, Parquet, GeoLife points.csv.gz or .plt): all or nothing."""
+    """Store location records (CSV, Parquet, GeoLife points.csv.gz or .plt): all or nothing.
+
+    Its two steps (read and check every file, store the records) are shown on stderr."""
     svc = service()
+    rows = _Progress("storing records")
     try:
-        out = svc.import_trip_records(files, fmt=fmt, cell_sites=cell_sites, phone_map=phone_map)
+        out = svc.import_trip_records(
+            files, fmt=fmt, cell_sites=cell_sites, phone_map=phone_map,
+            progress=_trip_progress, rows_progress=rows,
+        )  # fmt: skip
     except HealthCodeError as exc:
+        rows.close()
         _trip_fail(exc, as_json=as_json)
     if as_json:
         emit(out)
@@ -1033,7 +1062,7 @@ def trips_import(
 @click.option(
     "--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True
 )
-@click.option("--cell-sites", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--cell-sites", type=click.Path(exists=True, dir_okay=False), default=None, help="With --records: cell_id,lon,lat (or the Shanghai layout) for records that give cell_id.")  # fmt: skip
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None, help="Write the cards as JSON Lines (sorted by phone).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @db_option
@@ -1041,7 +1070,9 @@ def trips_build(
     as_of_text: str, records: tuple[str, ...], more: tuple[str, ...], engine: str,
     cell_sites: str | None, out: str | None, as_json: bool,
 ) -> None:  # fmt: skip
-    """Compute and store the card of every phone for a date (from stored records or files)."""
+    """Compute and store the card of every phone for a date (from stored records or files).
+
+    Its six steps go to stderr; --engine spark without pyspark or Java fails before the first."""
     as_of = _trip_date(as_of_text, "--as-of")
     files = _trip_files(records, more, "--records")
     svc = service()
@@ -1103,8 +1134,9 @@ def trips_shift(
     from healthcode.trips.model import cst_text
     from healthcode.trips.readers import (
         GeolifePhoneMap,
+        RecordFormat,
+        inspect_records,
         read_cell_sites,
-        read_records,
         record_span,
         shift_records,
         write_records,
@@ -1119,9 +1151,13 @@ def trips_shift(
     try:
         sites = read_cell_sites(cell_sites) if cell_sites else None
         pmap = GeolifePhoneMap.from_csv(phone_map) if phone_map else None
-        table = read_records(files, fmt=fmt, cell_sites=sites, phone_map=pmap)
+        report = inspect_records(
+            list(files), fmt=RecordFormat(fmt) if fmt else None, cell_sites=sites, phone_map=pmap
+        )
+        report.raise_for_errors()
     except HealthCodeError as exc:
         _trip_fail(exc, as_json=False)
+    table = report.records
     if keep:
         table = table.filter(pc.is_in(table.column("phone"), pa.array(keep, pa.string())))
     if table.num_rows == 0:
@@ -1144,42 +1180,70 @@ def trips_shift(
         f"wrote {n} record(s) of {count} phone(s) shifted by {days:+d} day(s) "
         f"({first} → {last}) to {out}"
     )
+    if report.duplicates:
+        click.echo(f"{report.duplicates} duplicate row(s) dropped (written once)", err=True)
 
 
 #: The instants --as-of allows (1900-01-01 and 3000-01-01, 00:00 UTC), epoch seconds.
 _EPOCH_1900, _EPOCH_3000 = -2_208_988_800, 32_503_680_000
 
 
+#: Colour names of the text card, Chinese first with English (as the page's labels).
+_COLOUR_TEXT = {
+    "green": "绿色 green",
+    "yellow": "黄色 yellow",
+    "orange": "橙色 orange",
+    "red": "红色 red",
+}
+#: The place abroad outside every polygon: the card JSON says 境外 (code ZZ).
+ABROAD_UNKNOWN_TEXT = "境外（未能确定国家/地区） abroad (country not determined)"
+
+
 def _format_card(card: dict[str, Any], reason: dict[str, str] | None = None) -> str:
-    """The card as text lines; ``reason``: why an empty card is empty (last line)."""
+    """The card as text lines, each label Chinese first with English; ``reason``: why an
+    empty card is empty (last line)."""
     from healthcode.trips import load_policies
+    from healthcode.trips.geo import english_name
 
     policy = load_policies().by_id(card["policy"])
     meaning = {c.colour.value: c.meaning_zh for c in policy.colours}
+    colour = card["colour"]
     lines = [
-        f"通信行程卡 {card['phone']}  {card['as_of']}  (policy {card['policy']})",
-        f"window {card['window'][0]} – {card['window'][1]} ({card['window_days']} days); "
-        f"updated at {card['updated_at'] or '—'}",
-        f"colour: {card['colour']} ({meaning.get(card['colour'], '')})",
+        f"通信行程卡 trip card {card['phone']}  查询日期 date {card['as_of']}  "
+        f"规则 policy {card['policy']}",
+        f"统计期间 period {card['window'][0]} – {card['window'][1]}（{card['window_days']} 天 "
+        f"days）; 更新于 updated at {card['updated_at'] or '—'}",
+        f"颜色 colour: {_COLOUR_TEXT.get(colour, colour)} — {meaning.get(colour, '')}",
     ]
     if card["cities"]:
-        lines.append("cities with a stay of 4 h or more (停留4小时以上):")
+        lines.append("停留4小时以上的城市 cities with a stay of 4 h or more:")
         for c in card["cities"]:
             star = "*" if c["star"] else " "
             lines.append(
                 f"  {c['name']}{star} {c['province']}  {c['first_seen']} → {c['last_seen']}"
             )
         if any(c["star"] for c in card["cities"]):
+            day = policy.star_day(date.fromisoformat(card["as_of"])).isoformat()
             lines.append(
-                "  * the city had a listed medium/high-risk area the day before; it does not "
-                "mean the phone visited that area"
+                f"  * 该城市在 {day}（查询日期前一天）有中高风险地区，不表示到访过这些地区 / the city "
+                f"had a listed medium/high-risk area on {day}; it does not mean the phone "
+                "visited that area"
             )
     else:
-        lines.append("cities: none")
-    abroad = ", ".join(f"{a['name']} ({a['code']})" for a in card["abroad"]) or "none"
-    lines.append(f"abroad: {abroad}")
+        lines.append("停留4小时以上的城市 cities with a stay of 4 h or more: 无 none")
+    if card["abroad"]:
+        lines.append("境外 places outside mainland China:")
+        for a in card["abroad"]:
+            name = (
+                ABROAD_UNKNOWN_TEXT
+                if a["code"] == "ZZ"
+                else f"{a['name']} {english_name(a['code'], a['name'])}"
+            )
+            lines.append(f"  {name} ({a['code']})  {a['first_seen']} → {a['last_seen']}")
+    else:
+        lines.append("境外 places outside mainland China: 无 none")
     if reason:
-        lines.append(f"empty card: {reason['message']} [{reason['code']}]")
+        lines.append(f"空行程卡 empty card: {reason['message']} [{reason['code']}]")
     return "\n".join(lines)
 
 
@@ -1190,7 +1254,7 @@ def _format_card(card: dict[str, Any], reason: dict[str, str] | None = None) -> 
     "--as-of", "as_of_text", required=True, help="Query date (Asia/Shanghai), YYYY-MM-DD."
 )
 @click.option("--records", multiple=True, help="Compute from these record files (not stored): --records FILE...")  # fmt: skip
-@click.option("--cell-sites", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--cell-sites", type=click.Path(exists=True, dir_okay=False), default=None, help="With --records: cell_id,lon,lat (or the Shanghai layout) for records that give cell_id.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="The card JSON (UTF-8, one line).")
 @db_option
 def trips_card(
@@ -1228,7 +1292,12 @@ def retention() -> None:
 
 
 @retention.command("sweep")
-@click.option("--at", "at_text", default=None, help="Measure from this instant (ISO-8601; default now).")  # fmt: skip
+@click.option(
+    "--at", "at_text", default=None,
+    help="Measure from this instant, ISO-8601: 2022-11-25 (00:00 China time), "
+    "2022-11-25T08:00:00 (China time) or with an offset (2022-11-25T00:00:00Z); no offset "
+    "means Asia/Shanghai (UTC+8), as every command but verify. Default: now.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @db_option
 def retention_sweep(at_text: str | None, as_json: bool) -> None:
@@ -1244,8 +1313,14 @@ def retention_sweep(at_text: str | None, as_json: bool) -> None:
         f"deleted {d['location_records']} location record(s), {d['trip_cards']} trip card(s), "
         f"{d['trip_phones']} phone number(s), {d['otp_challenges']} SMS code(s), "
         f"{d['holder_sessions']} holder session(s), {d['trip_sessions']} trip-card session(s), "
-        f"{d['e_certificates']} expired e-certificate record(s) (as of {out['at']})"
+        f"{d['e_certificates']} expired e-certificate record(s) (as of {_china_time(out['at'])})"
     )
+
+
+def _china_time(value: Any) -> str:
+    """An instant (aware datetime or ISO text) as China time with its offset, for people."""
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when.astimezone(SHANGHAI).isoformat()
 
 
 # --------------------------------------------------------------------------- demo

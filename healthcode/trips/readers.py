@@ -125,10 +125,9 @@ class ReadReport:
         """:raises RecordsRejected: when any row or file was bad (``details`` lists them)."""
         if self.ok:
             return
-        first = self.errors[0]
-        raise RecordsRejected(
+        raise RecordsRejected(  # the rows are listed from details (first 1,000), once
             f"{self.error_count} bad row(s) in {len({e.file for e in self.errors})} file(s); "
-            f"nothing imported. First: {first.file}:{first.line}: {first.code}: {first.message}",
+            "no record was used",
             details={"error_count": self.error_count, "errors": [e.to_dict() for e in self.errors]},
         )
 

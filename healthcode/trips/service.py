@@ -32,7 +32,7 @@ from healthcode.clock import SHANGHAI
 from healthcode.holders.identity import normalise_phone
 from healthcode.storage.models import TripCardRow
 from healthcode.trips import store
-from healthcode.trips.errors import ServiceEnded
+from healthcode.trips.errors import EngineUnavailable
 from healthcode.trips.geo import ADCODES, CITY_POLYGONS, PlaceIndex
 from healthcode.trips.model import TripCard, mask_phone
 from healthcode.trips.policy import Policy, PolicyBook, load_policies
@@ -52,15 +52,63 @@ if TYPE_CHECKING:
 #: ``progress(stage, step, steps)`` of a build (stages: load or read records, the engine's four, store).
 BuildProgress = Callable[[str, int, int], None]
 BUILD_STEPS = 6
+#: The engine's stages as a build reports them (the engine says only "read records" &c.).
+_ENGINE_STAGES = {
+    "read records": "select the records of the window and the 72 h look-back",
+    "resolve places": "resolve each record's city or place abroad",
+    "stays": "find the stays of 4 h or more",
+    "cards": "assemble the cards",
+}
+#: ``progress(stage, step, steps)`` of an import's two stages (read and check, store).
+IMPORT_STEPS = 2
+#: ``rows(done, total)``: records stored so far while an import writes them.
+RowProgress = Callable[[int, int], None]
 #: Lifetime of a trip-card page session, seconds (the card shows a location history).
 SESSION_TTL_SECONDS = 600
 #: Stands in for the number of a phone never seen in records (only its masked form is shown).
 _NO_PHONE = "13000000000"
 
 
+def check_engine(engine: str) -> None:
+    """Whether ``engine`` can run here, checked before a build does any work.
+
+    :raises EngineUnavailable: ``spark`` without pyspark or without a Java runtime.
+    """
+    if engine != "spark":
+        return
+    import importlib.util
+    import os
+    import shutil
+
+    try:
+        found = importlib.util.find_spec("pyspark") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise EngineUnavailable("the spark engine needs pyspark: pip install -e '.[spark]'")
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise EngineUnavailable(
+            "the spark engine needs Java 17 (Debian: apt-get install openjdk-17-jre-headless)"
+        )
+
+
 def _masked(text: str, phone: str, masked: str) -> str:
     """A card line with the masked phone the caller knows (same text when they agree)."""
     return text.replace(f'"phone": "{mask_phone(phone)}"', f'"phone": "{masked}"', 1)
+
+
+@dataclass(frozen=True)
+class DefaultDate:
+    """The query date a page shows when none is chosen, and why.
+
+    :ivar basis: ``records`` (the day after the phone's newest record), ``today`` (that
+        day is later than today while the service runs), ``last-day`` (later than the
+        service's last day), ``demo`` (DEMO records: the demo date), ``no-records`` (the
+        phone has no records: today, or the last day of the service after it ended).
+    """
+
+    day: date
+    basis: str
 
 
 @dataclass(frozen=True)
@@ -135,14 +183,22 @@ class TripService:
         cell_sites: str | Path | None = None,
         phone_map: str | Path | None = None,
         actor: str = "cli",
+        progress: BuildProgress | None = None,
+        rows_progress: RowProgress | None = None,
     ) -> dict[str, Any]:
         """Read every file, then store all records or none.
+
+        :param progress: ``progress(stage, step, IMPORT_STEPS)`` at each of the two stages.
+        :param rows_progress: ``rows_progress(stored, total)`` after each batch stored.
 
         :returns: the summary of :func:`healthcode.trips.store.import_records` plus
             ``holders_reevaluated`` and ``status_changes``.
         :raises RecordsRejected: any bad row or file (``details`` lists file, line, code).
         :raises UnknownRecordFormat: a file whose format cannot be detected.
         """
+        n_files = len(paths)
+        if progress is not None:
+            progress(f"read and check {n_files} record file(s)", 1, IMPORT_STEPS)
         sites = read_cell_sites(cell_sites) if cell_sites else None
         pmap = GeolifePhoneMap.from_csv(phone_map) if phone_map else None
         report = inspect_records(
@@ -151,11 +207,15 @@ class TripService:
             cell_sites=sites,
             phone_map=pmap,
         )
+        report.raise_for_errors()
+        if progress is not None:
+            progress(f"store {report.records.num_rows} record(s)", 2, IMPORT_STEPS)
         at = self.app.now()
         with self.app.db.session() as s:
             summary = store.import_records(
                 s, self.app.keys, report, seal_key=self.seal_key, at=at,
                 source=", ".join(Path(f).name for f in report.files), actor=actor,
+                progress=rows_progress,
             )  # fmt: skip
             changes = {"evaluated": 0, "changed": 0}
             if summary["cards_invalidated"]:
@@ -188,13 +248,14 @@ class TripService:
         from healthcode.trips import build_cards
 
         policy = self.policy(as_of)
+        check_engine(engine)
         geo = self.geo
 
         def step(stage: str, n: int) -> None:
             if progress is not None:
-                progress(stage, n, BUILD_STEPS)
+                progress(_ENGINE_STAGES.get(stage, stage), n, BUILD_STEPS)
 
-        step("read record files" if records else "load stored records", 1)
+        step("read and check the record files" if records else "load the stored records", 1)
         sites = read_cell_sites(cell_sites) if cell_sites else None
         lo_s, hi_s = store.lookback_range(policy, as_of)
         if records:  # read (and check) the files before touching the database
@@ -213,7 +274,7 @@ class TripService:
             policy=policy, risk=risk, cell_sites=sites, close_contacts=contacts,
             progress=lambda stage, n, _total: step(stage, n + 1),
         )  # fmt: skip
-        step("store cards", BUILD_STEPS)
+        step("store the cards and re-evaluate the holders concerned", BUILD_STEPS)
         at = self.app.now()
         with self.app.db.session() as s:
             touched = {index_of[c.phone] for c in cards}
@@ -327,29 +388,42 @@ class TripService:
                 )  # fmt: skip
         return answer
 
-    def default_date(self, phone_index: str | None = None) -> date:
-        """The query date a page shows by default: today (Asia/Shanghai) while the service
-        ran; after it ended, the phone's newest stored card, else the day after its newest
-        record, else the service's last day."""
+    def default_date(self, phone_index: str | None = None) -> DefaultDate:
+        """The query date a page shows when none is chosen: the day after the phone's
+        newest stored record (the data are one day behind, so that card is the first with
+        all of them), at most today and at most the service's last day; for DEMO records
+        the demo date; for a phone without records, today (the service's last day after
+        it ended). Never a stored card's date: which cards are stored depends on what
+        operators built or asked, not on the phone."""
         today = self.app.now().astimezone(SHANGHAI).date()
-        try:
-            self.policy(today)
-            return today
-        except ServiceEnded:
-            pass
         ended = self.policies.service_ended
-        assert ended is not None  # noqa: S101 - ServiceEnded is raised only when it is set
+        last = ended.astimezone(SHANGHAI).date() - timedelta(days=1) if ended else None
+        cap, cap_basis = today, "today"
+        if last is not None and last < today:
+            cap, cap_basis = last, "last-day"
+        span: tuple[int, int] | None = None
+        demo: date | None = None
         if phone_index is not None:
             with self.app.db.read() as s:
-                latest = store.latest_card_date(s, phone_index)
-                span = store.stored_span(s, phone_index) if latest is None else None
-            if latest is not None:
-                return latest
-            if span is not None:
-                # no card yet: the day after the newest record (the data are one day behind)
-                newest = store.shanghai_day(span[1]) + timedelta(days=1)
-                return min(newest, ended.astimezone(SHANGHAI).date() - timedelta(days=1))
-        return ended.astimezone(SHANGHAI).date() - timedelta(days=1)
+                span = store.stored_span(s, phone_index)
+                if span is not None:
+                    demo = store.demo_day(s, phone_index)
+        if demo is not None:
+            return DefaultDate(demo, "demo")
+        if span is None:
+            return DefaultDate(cap, "no-records")
+        after = store.shanghai_day(span[1]) + timedelta(days=1)
+        if after > cap:
+            return DefaultDate(cap, cap_basis)
+        return DefaultDate(after, "records")
+
+    def demo(self, phone_index: str) -> tuple[bool, date | None]:
+        """Whether the phone's stored records include DEMO records (``healthcode demo``),
+        and the demo date when known."""
+        with self.app.db.read() as s:
+            if not store.has_demo_records(s, phone_index):
+                return False, None
+            return True, store.demo_day(s, phone_index)
 
     # -- page sessions -----------------------------------------------------------------
     def holder_phone(self, holder_id: str, *, actor: str) -> str:
@@ -432,20 +506,25 @@ class TripService:
                     phone_index
                 )
             risk, risk_import = self._risk(s, policy, as_of)
-            if phone is None:  # never seen in records: no sealed number, an empty card
-                empty = empty_card(_NO_PHONE, as_of=as_of, policy=policy)
-                reason: dict[str, str] | None = store.empty_reason(policy, as_of, None)
-                text = _masked(empty.to_json(), _NO_PHONE, masked)
-            else:
+            span = store.stored_span(s, phone_index)
+            contacts = (
+                self._close_contacts(s, policy, as_of, {phone: phone_index}) if phone else set()
+            )
+            if phone is not None and span is not None:
                 table = store.stored_records(
                     s, seal_key=self.seal_key, lo_s=lo_s, hi_s=hi_s, indexes={phone_index},
                     phone_of={phone_index: phone},
                 )  # fmt: skip
-                contacts = self._close_contacts(s, policy, as_of, {phone: phone_index})
                 text, reason = self._compute(
-                    table, phone, masked, policy, as_of, risk, contacts,
-                    span=lambda: store.stored_span(s, phone_index),
-                )  # fmt: skip
+                    table, phone, masked, policy, as_of, risk, contacts, span=lambda: span
+                )
+        if phone is None or span is None:
+            # no record of this phone: the empty card is computed and never stored, nor is
+            # the number: a query leaves no trace of a phone the service knows nothing of
+            number = phone or _NO_PHONE
+            empty = empty_card(number, as_of=as_of, policy=policy, close_contact=number in contacts)
+            text = _masked(empty.to_json(), number, masked)
+            return CardAnswer(text, "computed", as_of, store.empty_reason(policy, as_of, None))
         card = json.loads(text)
         try:
             with self.app.db.session() as s:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Final
@@ -62,6 +62,10 @@ SOURCE_RECORDS: Final = "records"
 SOURCE_FILES: Final = "files"
 #: ``imports.kind`` of a record import.
 IMPORT_KIND: Final = "trips"
+#: The actor of the DEMO data (``healthcode demo``): its record imports are marked ``demo``.
+DEMO_ACTOR: Final = "demo"
+#: ``imports.kind`` of the marker row ``healthcode demo`` writes with the demo date (``day``).
+DEMO_TRIPS_KIND: Final = "demo-trips"
 _CHUNK: Final = 500  # phone indexes per IN (...) list
 _INSERT_BATCH: Final = 20_000
 
@@ -208,10 +212,13 @@ _PG_MOVE: Final = (
 )
 
 
-def _insert_ignoring_duplicates(session: Session, rows: pa.Table) -> int:
+def _insert_ignoring_duplicates(
+    session: Session, rows: pa.Table, progress: Callable[[int, int], None] | None = None
+) -> int:
     """Insert records in batches; a row whose key is already stored is skipped.
 
     :param rows: Arrow table with :data:`_RECORD_COLUMNS` (sorted by key for locality).
+    :param progress: ``progress(rows written, total)`` after each batch.
     :returns: rows inserted.
 
     Through the driver, in the session's transaction, ``_INSERT_BATCH`` rows at a
@@ -224,7 +231,8 @@ def _insert_ignoring_duplicates(session: Session, rows: pa.Table) -> int:
     conn = session.connection()
     driver = conn.connection.driver_connection
     assert driver is not None  # noqa: S101 - a live connection of the session
-    inserted = 0
+    inserted = done = 0
+    total = rows.num_rows
     batches = rows.select(list(_RECORD_COLUMNS)).to_batches(max_chunksize=_INSERT_BATCH)
     if conn.dialect.name == "postgresql":
         import pyarrow.csv as pacsv
@@ -243,6 +251,9 @@ def _insert_ignoring_duplicates(session: Session, rows: pa.Table) -> int:
                 cur.execute(_PG_MOVE)
                 inserted += max(cur.rowcount, 0)
                 cur.execute("TRUNCATE trip_import_batch")
+                done += batch.num_rows
+                if progress is not None:
+                    progress(done, total)
             cur.execute("DROP TABLE trip_import_batch")
         return inserted
     cur = driver.cursor()
@@ -255,6 +266,9 @@ def _insert_ignoring_duplicates(session: Session, rows: pa.Table) -> int:
             values = (batch.column(c).to_pylist() for c in _RECORD_COLUMNS)
             cur.executemany(_SQLITE_INSERT, zip(*values, strict=True))
             inserted += max(cur.rowcount, 0)
+            done += batch.num_rows
+            if progress is not None:
+                progress(done, total)
     finally:
         cur.execute(f"PRAGMA cache_size={int(previous)}")
         cur.close()
@@ -270,8 +284,11 @@ def import_records(
     at: datetime,
     source: str,
     actor: str = "system",
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Store the records of a clean :class:`ReadReport` (all or nothing, with the caller's transaction).
+
+    :param progress: ``progress(records written, total)`` after each batch.
 
     :returns: ``{"import_id", "files", "rows", "records", "duplicates", "stored",
         "already_stored", "phones", "new_phones", "first", "last", "cards_invalidated"}``
@@ -311,7 +328,7 @@ def import_records(
     )  # fmt: skip
     session.add(run)
     session.flush()
-    stored = _insert_ignoring_duplicates(session, rows)
+    stored = _insert_ignoring_duplicates(session, rows, progress)
     lo, hi = pc.min_max(table.column("epoch_s")).values()
     lo_s, hi_s = int(lo.as_py()), int(hi.as_py())
     # cards of these phones that could have used the new records are no longer right
@@ -339,6 +356,8 @@ def import_records(
         "cards_invalidated": invalidated,
     }
     run.summary = {k: v for k, v in summary.items() if k != "import_id"}
+    if actor == DEMO_ACTOR:  # the trip card of these records says DEMO
+        run.summary["demo"] = True
     audit.append(
         session,
         tag=AuditTag.TRIP_IMPORT,
@@ -451,6 +470,41 @@ def stored_span(session: Session, phone_index: str) -> tuple[int, int] | None:
         )
     ).one()
     return None if lo is None else (int(lo), int(hi))
+
+
+def has_demo_records(session: Session, phone_index: str) -> bool:
+    """Whether some stored record of the phone came from a DEMO import (``healthcode demo``)."""
+    ids = list(
+        session.execute(
+            select(LocationRecord.import_id)
+            .where(LocationRecord.phone_index == phone_index)
+            .distinct()
+        ).scalars()
+    )
+    if not ids:
+        return False
+    runs = session.execute(
+        select(ImportRun.summary).where(ImportRun.id.in_(ids), ImportRun.kind == IMPORT_KIND)
+    ).scalars()
+    return any(bool((summary or {}).get("demo")) for summary in runs)
+
+
+def demo_day(session: Session, phone_index: str) -> date | None:
+    """The demo date (the date ``healthcode demo`` built the DEMO cards for) when the phone
+    has DEMO records, else ``None``."""
+    if not has_demo_records(session, phone_index):
+        return None
+    summary = session.execute(
+        select(ImportRun.summary)
+        .where(ImportRun.kind == DEMO_TRIPS_KIND)
+        .order_by(ImportRun.created_at.desc())
+        .limit(1)
+    ).scalar()
+    day = (summary or {}).get("day")
+    try:
+        return date.fromisoformat(day) if isinstance(day, str) else None
+    except ValueError:
+        return None
 
 
 def table_span(table: pa.Table, phone: str) -> tuple[int, int] | None:

@@ -16,8 +16,13 @@ star mean), the legend of the colours in force on the date, and the policy id.
 In English, places get their English name with the official Chinese name alongside
 (:func:`~healthcode.trips.geo.english_name`); the card JSON is unchanged.
 
-The query date defaults to today (Asia/Shanghai) while the service ran; after it
-ended (2022-12-13) to the phone's newest stored card. A date outside 1900–2999 is
+The query date defaults to the day after the phone's newest location record (the data
+are one day behind), at most today and at most the last day of the service (2022-12-12);
+DEMO records: the demo date; a phone without records: today, or that last day, with an
+empty card that says there are no records (never a stored card's date: which cards are
+stored depends on what operators built or asked). A card of DEMO records carries a DEMO
+ribbon. A place abroad shows its first and last records like a city; ``ZZ`` (a point
+outside every polygon) is named "境外（未能确定国家/地区）". A date outside 1900–2999 is
 ``invalid-date``; a date from the end of the service on is ``trip-service-ended``;
 a server without the data a card needs (polygons, policy file, engine) answers
 :class:`TripCardUnavailable` (503), the cause logged. Codes:
@@ -57,6 +62,9 @@ log = logging.getLogger("healthcode.web")
 router = APIRouter()
 ACTOR = "trip-page"
 TRIP_COOKIE = "hc_trip"
+#: The card's code of a place abroad outside every polygon (JSON name 境外): its country or
+#: region was not determined.
+ABROAD_UNKNOWN = "ZZ"
 #: Query dates the page accepts (as the CLI's ``--as-of``).
 FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2999, 12, 31)
 
@@ -121,7 +129,8 @@ def card_view(card: dict[str, Any], book: PolicyBook, locale: str) -> dict[str, 
     :returns: ``card``; ``meaning`` of its colour and the ``legend`` of the colours in force
         under its policy; ``star_note_day`` (the risk-list day D−1, or ``None`` when the
         policy shows no stars or no city is starred); ``cities``/``abroad`` with ``en``
-        names; ``policy_from``; ``notice``.
+        names (``unknown`` for the place abroad whose country was not determined); ``policy_from``;
+        ``notice``.
     :raises KeyError: the card's policy is not in ``book``.
     """
     policy = book.by_id(card["policy"])
@@ -133,7 +142,10 @@ def card_view(card: dict[str, Any], book: PolicyBook, locale: str) -> dict[str, 
         "legend": [(c.colour.value, c.meaning(locale)) for c in policy.colours],
         "star_note_day": policy.star_day(as_of).isoformat() if policy.star and starred else None,
         "cities": [{**c, "en": english_name(c["code"], c["name"])} for c in card["cities"]],
-        "abroad": [{**a, "en": english_name(a["code"], a["name"])} for a in card["abroad"]],
+        "abroad": [
+            {**a, "en": english_name(a["code"], a["name"]), "unknown": a["code"] == ABROAD_UNKNOWN}
+            for a in card["abroad"]
+        ],
         "policy_from": policy.valid_from.isoformat(),
         "notice": book.notice_en if locale == "en" else book.notice_zh,
     }
@@ -162,9 +174,14 @@ def trips_page(request: Request) -> Response:
     view: dict[str, Any] | None = None
     as_of: date | None = None
     asked: date | None = None
+    basis = ""
     try:
         asked = _query_date(request)
-        as_of = asked or trips.default_date(index)
+        if asked is None:
+            default = trips.default_date(index)
+            as_of, basis = default.day, default.basis
+        else:
+            as_of = asked
         answer = trips.card_by_index(index, masked, as_of=as_of, phone=phone, actor=ACTOR)
         card = {**answer.card, "reason": answer.reason}  # an empty card says why
         view = card_view(card, trips.policies, locale_of(request))
@@ -175,14 +192,17 @@ def trips_page(request: Request) -> Response:
         error = exc
     last = _last_card_date(trips.policies)
     ended = trips.policies.service_ended
+    demo, demo_day = trips.demo(index)
     context: dict[str, Any] = {
         "step": "card", "phone": "", "code_minutes": 0, "view": view,
         "lang_path": f"/trips?date={asked.isoformat()}" if asked else "/trips",
         "as_of": as_of.isoformat() if as_of else "", "trip_session": phone is None,
         "last_date": last.isoformat() if last else "",
         "service_ended": ended.astimezone(SHANGHAI).date().isoformat() if ended else "",
-        # no date asked after the end of the service: the page shows the newest card
-        "newest_card": asked is None and ended is not None and st.service.now() >= ended,
+        # no date asked: why this date (never "the newest card": none is implied)
+        "default_basis": basis,
+        # DEMO records: a ribbon on the card, with the demo date
+        "demo": demo, "demo_date": demo_day.isoformat() if demo_day else "",
     }  # fmt: skip
     if error is not None:
         return form_error(request, "trips.html", error, **context)

@@ -55,7 +55,7 @@ def test_import_build_card(run, records, tmp_path):
     r = run("trips", "build", "--as-of", "2022-11-20", "--out", "cards.jsonl")
     assert r.exit_code == 0, r.output
     assert "built 2 card(s) for 2022-11-20" in r.stdout
-    assert "[1/6] load stored records" in r.stderr  # progress on stderr
+    assert "[1/6] load the stored records" in r.stderr  # progress on stderr
     lines = (tmp_path / "cards.jsonl").read_bytes().decode("utf-8").splitlines()
     cards = [json.loads(line) for line in lines]
     assert [c["phone"] for c in cards] == ["138****8000", "139****5678"]  # sorted by phone
@@ -111,13 +111,13 @@ def test_a_stored_card_line_with_a_reason_key_is_read_as_the_contract(run, recor
     import sqlite3
 
     assert run("trips", "import", str(records)).exit_code == 0
-    r = run("trips", "card", "13700000000", "--as-of", "2022-11-20", "--json")
+    r = run("trips", "card", "13912345678", "--as-of", "2021-06-01", "--json")  # before its data
     line = r.stdout.strip()
-    old = line[:-1] + ', "reason": {"code": "no-records", "message": "old text"}}'
+    old = line[:-1] + ', "reason": {"code": "before-data", "message": "old text"}}'
     with sqlite3.connect(tmp_path / "hc.db") as db:
         assert db.execute("UPDATE trip_cards SET card = ?", (old,)).rowcount == 1
-    r = run("trips", "card", "13700000000", "--as-of", "2022-11-20", "--json")
-    assert r.stdout.strip() == line and "[no-records]" in r.stderr
+    r = run("trips", "card", "13912345678", "--as-of", "2021-06-01", "--json")
+    assert r.stdout.strip() == line and "[before-data]" in r.stderr
 
 
 def test_card_from_files_with_several_record_files(run, tmp_path):
@@ -424,3 +424,140 @@ def test_spark_engine_gives_the_same_cards_from_the_stored_records(run, tmp_path
     duck = (tmp_path / "duckdb.jsonl").read_bytes()
     assert duck.count(b"\n") >= 2
     assert (tmp_path / "spark.jsonl").read_bytes() == duck
+
+
+def db_count(tmp_path, sql, *args):
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "hc.db") as db:
+        return db.execute(sql, args).fetchone()[0]
+
+
+def test_a_query_of_a_phone_without_records_stores_nothing(run, records, tmp_path):
+    """No card and no number of an unknown phone, before and after a retention sweep."""
+    assert run("trips", "import", str(records)).exit_code == 0
+    phones = db_count(tmp_path, "SELECT COUNT(*) FROM trip_phones")
+    for _ in range(2):
+        r = run("trips", "card", "13800138001", "--as-of", "2022-11-21", "--json")
+        assert r.exit_code == 0 and "[no-records]" in r.stderr
+        assert json.loads(r.stdout)["phone"] == "138****8001"
+    assert db_count(tmp_path, "SELECT COUNT(*) FROM trip_cards") == 0
+    assert db_count(tmp_path, "SELECT COUNT(*) FROM trip_phones") == phones
+    # after a sweep the known phones have no records either: nothing is stored for them
+    assert run("retention", "sweep", "--at", "2022-12-31").exit_code == 0
+    r = run("trips", "card", "13800138000", "--as-of", "2022-11-21")
+    assert r.exit_code == 0 and "[no-records]" in r.stdout
+    assert db_count(tmp_path, "SELECT COUNT(*) FROM trip_cards") == 0
+    assert db_count(tmp_path, "SELECT COUNT(*) FROM trip_phones") == 0
+
+
+def test_import_and_build_show_their_steps_on_stderr_only(run, records):
+    r = run("trips", "import", str(records), "--json")
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["stored"] == 5  # stdout is the JSON object alone
+    assert r.stderr.splitlines() == [
+        "[1/2] read and check 1 record file(s)",
+        "[2/2] store 5 record(s)",
+        "storing records: 5/5 (100 %)",  # not a terminal: plain lines, no bar
+    ]
+    r = run("trips", "build", "--as-of", "2022-11-20", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["cards"] == 2
+    steps = [line for line in r.stderr.splitlines() if line.startswith("[")]
+    assert steps == [
+        "[1/6] load the stored records",
+        "[2/6] select the records of the window and the 72 h look-back",
+        "[3/6] resolve each record's city or place abroad",
+        "[4/6] find the stays of 4 h or more",
+        "[5/6] assemble the cards",
+        "[6/6] store the cards and re-evaluate the holders concerned",
+    ]
+
+
+def test_spark_without_pyspark_fails_before_any_step(run, records, monkeypatch):
+    import sys
+
+    assert run("trips", "import", str(records)).exit_code == 0
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # not installed
+    r = run("trips", "build", "--as-of", "2022-11-20", "--engine", "spark")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error [trip-engine-unavailable]: the spark engine needs pyspark")
+    assert "[1/6]" not in r.stderr
+
+
+def test_risk_areas_import_shows_progress_on_stderr(run, tmp_path):
+    from tests.storage.test_trips import risk_subset
+
+    r = run("risk-areas", "import", str(risk_subset(tmp_path, {"天津市"})), "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["rows"] > 0
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith("reading and checking ")
+    assert lines[-1].startswith("storing listings: ") and lines[-1].endswith("(100 %)")
+
+
+def test_retention_at_is_china_time_and_printed_so(run, records):
+    r = run("retention", "sweep", "--at", "2022-11-25")
+    assert r.exit_code == 0
+    assert r.stdout.rstrip().endswith("(as of 2022-11-25T00:00:00+08:00)")
+    r = run("retention", "sweep", "--at", "2022-11-25T00:00:00Z")
+    assert r.stdout.rstrip().endswith("(as of 2022-11-25T08:00:00+08:00)")
+    help_text = " ".join(run("retention", "sweep", "--help").stdout.split())
+    assert "no offset means Asia/Shanghai (UTC+8)" in help_text
+
+
+def test_cell_sites_is_described_in_build_and_card_help(run):
+    for cmd in ("build", "card"):
+        help_text = " ".join(run("trips", cmd, "--help").stdout.split())
+        assert "--cell-sites FILE With --records: cell_id,lon,lat" in help_text, cmd
+
+
+def test_text_card_labels_are_chinese_first_with_english(run, tmp_path):
+    path = tmp_path / "far.csv"
+    path.write_text(
+        "phone,time,lon,lat\n"
+        "13800138000,2022-11-16T06:00:00+08:00,114.17,22.30\n"
+        "13800138000,2022-11-17T09:30:00+08:00,-0.1276,51.5072\n",
+        encoding="utf-8",
+    )
+    assert run("trips", "import", str(path)).exit_code == 0
+    r = run("trips", "card", "13800138000", "--as-of", "2022-11-20")
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines()
+    assert (
+        lines[0]
+        == "通信行程卡 trip card 138****8000  查询日期 date 2022-11-20  规则 policy TC-2022-07-08"
+    )
+    assert lines[2].startswith("颜色 colour: 黄色 yellow — 前7天内")
+    assert lines[3] == "停留4小时以上的城市 cities with a stay of 4 h or more: 无 none"
+    assert lines[4:] == [
+        "境外 places outside mainland China:",
+        "  中国香港 Hong Kong (HK)  2022-11-16T06:00:00+08:00 → 2022-11-16T06:00:00+08:00",
+        "  境外（未能确定国家/地区） abroad (country not determined) (ZZ)  "
+        "2022-11-17T09:30:00+08:00 → 2022-11-17T09:30:00+08:00",
+    ]
+
+
+def test_a_refusal_lists_each_bad_row_once(run, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("phone,time,lon,lat\n12345,2022-11-16T06:00:00+08:00,114.17,22.30\n",
+                   encoding="utf-8")  # fmt: skip
+    r = run("trips", "import", str(bad))
+    assert r.exit_code == 1
+    assert r.stderr.count("invalid-phone") == 1, r.stderr
+    error = [line for line in r.stderr.splitlines() if line.startswith("error ")]
+    assert error == ["error [trip-records-rejected]: 1 bad row(s) in 1 file(s); no record was used"]
+
+
+def test_shift_says_how_many_duplicate_rows_it_dropped(run, tmp_path):
+    src = tmp_path / "dup.csv"
+    src.write_text(
+        "phone,time,lon,lat\n"
+        + "13800138000,2022-11-16T06:00:00+08:00,116.40,39.90\n" * 3
+        + "13800138000,2022-11-16T12:00:00+08:00,116.40,39.90\n",
+        encoding="utf-8",
+    )
+    r = CliRunner().invoke(cli, ["trips", "shift", str(src), "--days", "1", "--out", "out.csv"],
+                           obj={}, catch_exceptions=False)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "wrote 2 record(s)" in r.stdout
+    assert r.stderr.strip() == "2 duplicate row(s) dropped (written once)"

@@ -14,12 +14,20 @@ red for risk cities until 2021-01-08 20:30, stars from then until 2022-06-29, a
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import select
 
 from healthcode.clock import FixedClock
-from healthcode.storage.models import AuditEntry, OtpChallenge, TripSession
+from healthcode.storage.models import (
+    AuditEntry,
+    ImportRun,
+    OtpChallenge,
+    TripCardRow,
+    TripPhone,
+    TripSession,
+)
 from healthcode.web.app import create_app
 from healthcode.web.context import SESSION_COOKIE
 from healthcode.web.trips import TRIP_COOKIE
@@ -30,6 +38,8 @@ from tests.web.helpers import enrol, latest_otp, outbox_count, sign_in
 
 TRAVELLER = "13955550001"  # Shanghai 2022-05-08, Hong Kong 2022-05-09
 JUNE = "13955550006"  # Shanghai 2022-06-20 08:00 – 15:00
+FAR = "13955550007"  # Shanghai 2022-05-07, then a point in no polygon (London) on 2022-05-08
+DEMO_PHONE = "17000000009"  # DEMO records (imported as `healthcode demo` does), demo date 05-11
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +65,21 @@ def web(tmp_path_factory, clock):
                     (TRAVELLER, "2022-05-09T10:00:00+08:00", "香港"),
                     (JUNE, "2022-06-20T08:00:00+08:00", "上海"),
                     (JUNE, "2022-06-20T15:00:00+08:00", "上海"),
+                    (FAR, "2022-05-07T08:00:00+08:00", "上海"),
+                    (FAR, "2022-05-08T09:30:00+08:00", (-0.1276, 51.5072)),
+                    (FAR, "2022-05-08T21:45:00+08:00", (-0.1276, 51.5072)),
                 ],
             )
         ]
     )
+    svc.import_trip_records(
+        [write_csv(tmp / "demo.csv", [(DEMO_PHONE, "2022-05-09T09:00:00+08:00", "北京"),
+                                      (DEMO_PHONE, "2022-05-09T19:00:00+08:00", "北京")])],
+        actor="demo",
+    )  # fmt: skip
+    with svc.db.session() as s:  # the marker `healthcode demo` writes with its date
+        s.add(ImportRun(id="demo-trips-test", kind="demo-trips", source="healthcode demo",
+                        sha256="", rows=1, created_at=clock.now(), summary={"day": "2022-05-11"}))  # fmt: skip
     yield Web(settings, app, svc)
     svc.close()
 
@@ -167,7 +188,8 @@ def test_english(client, web):
 def test_english_names_of_places_abroad(client, web):
     open_card(client, web, TRAVELLER)
     html = client.get("/trips?lang=en").text
-    assert text_of(html, "trip-abroad") == "Places outside mainland China: Hong Kong 中国香港"
+    assert text_of(html, "trip-abroad-title") == "Places outside mainland China:"
+    assert text_of(html, "trip-abroad") == "Hong Kong 中国香港 05-09 10:00 – 05-09 10:00"
     assert "Shanghai" in text_of(html, "trip-cities") and "上海市" in text_of(html, "trip-cities")
 
 
@@ -253,6 +275,77 @@ def test_phone_without_records_gets_an_empty_card_with_the_reason(client, web):
     assert 'data-reason="no-records"' in html
     assert "没有该号码的位置记录" in html
     assert 'id="trip-cities-none"' in html
+    # today's date, and no claim of a "latest card" or of a date chosen from records
+    assert 'value="2022-05-12"' in html
+    assert "最近的一张" not in html and 'id="trip-default-note"' not in html
+
+
+def stored_rows(web, model, phone):
+    index = web.service.keys.phone_key(phone)
+    with web.service.db.read() as s:
+        return s.execute(select(model).where(model.phone_index == index)).all()
+
+
+def test_a_query_of_a_phone_without_records_stores_nothing(client, web):
+    """Personal-data minimisation: no card and no number of a phone the service has no
+    record of, however often it is asked for (page and service, any date)."""
+    unknown = "13800008000"
+    open_card(client, web, unknown)
+    client.get("/trips?date=2022-05-01")
+    web.service.trip_card(unknown, as_of=date(2022, 5, 12))
+    assert stored_rows(web, TripCardRow, unknown) == []
+    assert stored_rows(web, TripPhone, unknown) == []
+    # a phone with records still gets its card stored (the cache of its records)
+    open_card(client, web, TRAVELLER)
+    assert stored_rows(web, TripCardRow, TRAVELLER) != []
+
+
+def test_default_date_is_the_day_after_the_newest_record(client, web):
+    """Not the newest stored card (that depends on what was built or asked before)."""
+    web.service.build_trip_cards(date(2022, 5, 9))  # an older stored card of TRAVELLER
+    html = open_card(client, web, TRAVELLER)  # newest record 2022-05-09 10:00
+    assert 'value="2022-05-10"' in html
+    note = text_of(html, "trip-default-note")
+    assert note == "未选择日期：显示 2022-05-10 的行程卡，即该号码最新一条位置记录的次日。"
+    assert "中国香港" in text_of(html, "trip-abroad")  # the record of 05-09 is on it
+    en = client.get("/trips?lang=en").text
+    assert text_of(en, "trip-default-note") == (
+        "No date chosen: this is the card of 2022-05-10, the day after this number's newest "
+        "location record."
+    )
+    # records after today (the app's clock, 2022-05-12): today's card, said so
+    open_card(client, web, LONG_010)  # records run to 2022-06-12
+    html = client.get("/trips?lang=zh-CN").text
+    assert 'value="2022-05-12"' in html
+    assert "今天（2022-05-12）" in text_of(html, "trip-default-note")
+    # a chosen date: no note
+    assert 'id="trip-default-note"' not in client.get("/trips?date=2022-05-20").text
+
+
+def test_places_abroad_have_times_and_an_undetermined_country_is_named(client, web):
+    html = open_card(client, web, FAR)  # default date 2022-05-09
+    assert 'value="2022-05-09"' in html
+    place = re.search(r'<li[^>]*data-code="ZZ".*?</li>', html, re.S).group(0)
+    text = " ".join(re.sub(r"<[^>]+>", " ", place).split())
+    assert text == "境外（未能确定国家/地区） 05-08 09:30 – 05-08 21:45"
+    assert "地点后的时间" in text_of(html, "trip-times-note")
+    en = client.get("/trips?lang=en").text
+    place = re.search(r'<li[^>]*data-code="ZZ".*?</li>', en, re.S).group(0)
+    assert " ".join(re.sub(r"<[^>]+>", " ", place).split()) == (
+        "Abroad (country or region not determined) 境外（未能确定国家/地区） 05-08 09:30 – 05-08 21:45"
+    )
+
+
+def test_demo_records_carry_a_demo_ribbon_and_the_demo_date(client, web):
+    html = open_card(client, web, DEMO_PHONE)
+    assert 'value="2022-05-11"' in html  # the demo date, not the day after the records
+    ribbon = text_of(html, "trip-demo-ribbon")
+    assert ribbon.startswith("DEMO") and "2022-05-11" in ribbon and "演示" in ribbon
+    assert "演示日期 2022-05-11" in text_of(html, "trip-default-note")
+    assert "北京市" in text_of(html, "trip-cities")
+    # any date of a DEMO phone says DEMO; a real phone's card does not
+    assert 'id="trip-demo-ribbon"' in client.get("/trips?date=2022-05-10").text
+    assert 'id="trip-demo-ribbon"' not in open_card(client, web, TRAVELLER)
 
 
 def test_wrong_code_and_sign_out(client, web):
