@@ -1101,6 +1101,13 @@ def trips_build(
     )
     if out:
         click.echo(f"wrote {summary['cards']} card(s) to {out}")
+    if "no-risk-list" in summary.get("warnings", []):
+        click.echo(
+            f"warning [no-risk-list]: the policy of {summary['as_of']} stars cities with listed "
+            "medium/high-risk areas, but no risk-area list was imported "
+            "(healthcode risk-areas import): no card shows a star",
+            err=True,
+        )
     click.echo(
         f"re-evaluated {summary['holders_reevaluated']} holder(s), "
         f"{summary['status_changes']} status change(s)",

@@ -306,6 +306,10 @@ class TripService:
                 "starred_cards": sum(1 for c in cards if c.starred),
                 "holders_reevaluated": changes["evaluated"],
                 "status_changes": changes["changed"],
+                # a star date with no risk list in the database: no card can show a star
+                "warnings": (
+                    ["no-risk-list"] if store.uses_risk_list(policy) and risk_import is None else []
+                ),
             }
             audit.append(
                 s, tag=AuditTag.TRIP_BUILD, actor=actor, at=at, subject=as_of.isoformat(),

@@ -561,3 +561,24 @@ def test_shift_says_how_many_duplicate_rows_it_dropped(run, tmp_path):
     assert r.exit_code == 0, r.output
     assert "wrote 2 record(s)" in r.stdout
     assert r.stderr.strip() == "2 duplicate row(s) dropped (written once)"
+
+
+def test_build_of_a_star_date_without_a_risk_list_warns(run, tmp_path):
+    (tmp_path / "may.csv").write_text(
+        "phone,time,lon,lat\n"
+        "13912345678,2022-05-10T08:00:00+08:00,126.64,45.76\n"
+        "13912345678,2022-05-10T14:00:00+08:00,126.64,45.76\n",
+        encoding="utf-8",
+    )  # two records 6 h apart in 哈尔滨市; stars were shown until 2022-06-28
+    assert run("trips", "import", "may.csv").exit_code == 0
+    r = run("trips", "build", "--as-of", "2022-05-12", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["warnings"] == ["no-risk-list"]
+    r = run("trips", "build", "--as-of", "2022-05-12")
+    assert "warning [no-risk-list]" in r.stderr
+    r = run("trips", "build", "--as-of", "2022-11-20", "--json")  # no stars any more
+    assert json.loads(r.stdout)["warnings"] == []
+    r = run("risk-areas", "import", str(_risk_areas_of(tmp_path, "黑龙江省")))
+    assert r.exit_code == 0, r.output
+    r = run("trips", "build", "--as-of", "2022-05-12", "--json")
+    assert json.loads(r.stdout)["warnings"] == [] and json.loads(r.stdout)["starred_cards"] == 1
