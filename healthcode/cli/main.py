@@ -1101,11 +1101,14 @@ def trips_build(
     )
     if out:
         click.echo(f"wrote {summary['cards']} card(s) to {out}")
-    if "no-risk-list" in summary.get("warnings", []):
+    for warning in summary.get("warnings", []):
+        why = {
+            "no-risk-list": "no risk-area list was imported (healthcode risk-areas import)",
+            "risk-list-not-covering": "the imported risk-area list begins after that day",
+        }.get(warning, warning)
         click.echo(
-            f"warning [no-risk-list]: the policy of {summary['as_of']} stars cities with listed "
-            "medium/high-risk areas, but no risk-area list was imported "
-            "(healthcode risk-areas import): no card shows a star",
+            f"warning [{warning}]: the policy of {summary['as_of']} marks cities with listed "
+            f"medium/high-risk areas, but {why}: no card shows a star or a risk colour",
             err=True,
         )
     click.echo(

@@ -266,6 +266,7 @@ class TripService:
                 table = store.stored_records(s, seal_key=self.seal_key, lo_s=lo_s, hi_s=hi_s)
                 source = store.SOURCE_RECORDS
             risk, risk_import = self._risk(s, policy, as_of)
+            risk_warnings = store.risk_list_warnings(s, policy, as_of)
             phones = pc.unique(table.column("phone")).to_pylist()
             index_of = store.phone_indexes(self.app.keys, phones)
             contacts = self._close_contacts(s, policy, as_of, index_of)
@@ -306,10 +307,8 @@ class TripService:
                 "starred_cards": sum(1 for c in cards if c.starred),
                 "holders_reevaluated": changes["evaluated"],
                 "status_changes": changes["changed"],
-                # a star date with no risk list in the database: no card can show a star
-                "warnings": (
-                    ["no-risk-list"] if store.uses_risk_list(policy) and risk_import is None else []
-                ),
+                # a star date the stored risk list cannot answer: no card can show a star
+                "warnings": risk_warnings,
             }
             audit.append(
                 s, tag=AuditTag.TRIP_BUILD, actor=actor, at=at, subject=as_of.isoformat(),

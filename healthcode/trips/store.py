@@ -26,7 +26,7 @@ import json
 import secrets
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
 import numpy as np
@@ -141,6 +141,26 @@ def current_risk_import(session: Session) -> str | None:
     """
     value: str | None = session.execute(select(RiskArea.import_id).limit(1)).scalar()
     return value
+
+
+def risk_list_warnings(session: Session, policy: Policy, as_of: date) -> list[str]:
+    """Why the stars (or the old risk red) of the card of ``as_of`` cannot be trusted.
+
+    ``["no-risk-list"]``: the policy uses the list but none was imported;
+    ``["risk-list-not-covering"]``: the list starts after the card's star day
+    (``as_of − delay``; the national list as published begins 2022-04-15, so a card of
+    an earlier date cannot show a star or the old red). ``[]`` otherwise.
+    """
+    if not uses_risk_list(policy):
+        return []
+    first: datetime | None = session.execute(select(func.min(RiskArea.first_listed))).scalar()
+    if first is None:
+        return ["no-risk-list"]
+    if first.tzinfo is None:  # SQLite hands back naive UTC
+        first = first.replace(tzinfo=UTC)
+    if policy.star_day(as_of) < first.astimezone(SHANGHAI).date():
+        return ["risk-list-not-covering"]
+    return []
 
 
 def uses_risk_list(policy: Policy) -> bool:

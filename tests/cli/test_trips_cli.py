@@ -582,3 +582,12 @@ def test_build_of_a_star_date_without_a_risk_list_warns(run, tmp_path):
     assert r.exit_code == 0, r.output
     r = run("trips", "build", "--as-of", "2022-05-12", "--json")
     assert json.loads(r.stdout)["warnings"] == [] and json.loads(r.stdout)["starred_cards"] == 1
+    # the national list as published begins 2022-04-15: a card of 2022-04-12 cannot be starred
+    (tmp_path / "april.csv").write_text(
+        "phone,time,lon,lat\n"
+        "13912345678,2022-04-10T08:00:00+08:00,121.47,31.23\n"
+        "13912345678,2022-04-10T14:00:00+08:00,121.47,31.23\n",
+        encoding="utf-8",
+    )
+    r = run("trips", "build", "--as-of", "2022-04-12", "--records", "april.csv", "--json")
+    assert json.loads(r.stdout)["warnings"] == ["risk-list-not-covering"], r.output
