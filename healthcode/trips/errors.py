@@ -42,6 +42,12 @@ class RowErrorCode(StrEnum):
     CELL_SITES_REQUIRED = "cell-sites-required"  #: cell_id records but no cell-site table given
     DUPLICATE_CELL_ID = "duplicate-cell-id"  #: a cell-site table lists one id twice
     FORMAT_MISMATCH = "format-mismatch"  #: the file's magic/header is another format's
+    NEWLINE_IN_VALUE = "newline-in-value"  #: a quoted value runs over lines (or a quote not closed)
+    DUPLICATE_COLUMN = "duplicate-column"  #: the header names a column twice (case ignored)
+
+
+#: File-level codes that make the CLI exit 2 (the file cannot be used as given) rather than 1.
+UNUSABLE_FILE_CODES = frozenset({RowErrorCode.UNREADABLE, RowErrorCode.DUPLICATE_COLUMN})
 
 
 class RecordsRejected(ImportRejected):

@@ -272,7 +272,8 @@ def read_cell_sites(path: str | Path, *, datum: Literal["wgs84", "gcj02"] = "wgs
     )
     code = np.full(n, "", dtype=object)
     msg = np.full(n, "", dtype=object)
-    _flag(code, msg, bad, RowErrorCode.MALFORMED_ROW, f"expected {len(header)} fields")
+    _flag(code, msg, bad == _SHAPE_NEWLINE, RowErrorCode.NEWLINE_IN_VALUE, _ROW_CHECKS[0][1])
+    _flag(code, msg, bad != _SHAPE_OK, RowErrorCode.MALFORMED_ROW, f"expected {len(header)} fields")
     _flag(
         code,
         msg,
@@ -666,27 +667,34 @@ def _read_csv_columns(path: Path) -> tuple[list[str] | None, list[int], dict[Any
                 header = row
                 break
         if header is None:
-            return None, [], {"_bad": np.zeros(0, dtype=bool)}
+            return None, [], {"_bad": np.zeros(0, dtype=np.int8)}
         width = len(header)
         lines: list[int] = []
         cols: list[list[str]] = [[] for _ in range(width)]
-        bad: list[bool] = []
+        bad: list[int] = []
         prev_line = reader.line_num
         for row in reader:
             if not row:
                 prev_line = reader.line_num
                 continue
             lines.append(prev_line + 1)  # first physical line of the record
+            spans = reader.line_num - prev_line > 1  # a newline inside quotes, or an open quote
             prev_line = reader.line_num
             ok = len(row) == width
-            bad.append(not ok)
+            bad.append(_SHAPE_NEWLINE if spans else _SHAPE_OK if ok else _SHAPE_FIELDS)
             if not ok:
                 row = (row + [""] * width)[:width]
             for i, value in enumerate(row):
                 cols[i].append(value)
     raw: dict[Any, Any] = dict(enumerate(cols))
-    raw["_bad"] = np.array(bad, dtype=bool)
+    raw["_bad"] = np.array(bad, dtype=np.int8)
     return header, lines, raw
+
+
+#: ``raw["_bad"]`` of :func:`_read_csv_columns`: a good row, a wrong number of fields, a
+#: value that runs over lines (record CSVs hold one record a line: a newline inside a value
+#: is refused, so that a stray quote cannot swallow the rows after it).
+_SHAPE_OK, _SHAPE_FIELDS, _SHAPE_NEWLINE = 0, 1, 2
 
 
 def _read_csv_fast(path: Path, required: Sequence[str]) -> dict[str, pa.ChunkedArray] | None:
@@ -733,6 +741,8 @@ def _read_csv_fast(path: Path, required: Sequence[str]) -> dict[str, pa.ChunkedA
         return None
     if not all(pa.types.is_string(t) for t in table.schema.types):
         return None
+    if any(_matches(c, r"[\r\n]").any() for c in table.columns):
+        return None  # the exact reading refuses the row (newline-in-value)
     return dict(zip(lowered, table.columns, strict=True))
 
 
@@ -925,6 +935,11 @@ class _Checked:
 
 #: Per-row checks in the order they are made: a row gets the first that fails.
 _ROW_CHECKS: Final = (
+    (
+        RowErrorCode.NEWLINE_IN_VALUE,
+        "a quoted value runs over more than one line (a newline inside quotes, or a quote "
+        "that is not closed): one record a line",
+    ),
     (RowErrorCode.MALFORMED_ROW, "wrong number of fields"),
     (RowErrorCode.INVALID_PHONE, "phone is not a mainland mobile number (11 digits, 1[3-9]…)"),
     (RowErrorCode.INVALID_TIME, "time is not ISO-8601 (YYYY-MM-DDTHH:MM[:SS]±HH:MM)"),
@@ -947,7 +962,7 @@ def _validate(
     lat: _Degrees,
     cell_raw: pa.ChunkedArray | None,
     cell_sites: CellSites | None,
-    bad_shape: npt.NDArray[np.bool_] | None,
+    bad_shape: npt.NDArray[Any] | None,
     *,
     max_errors: int,
     epoch_given: npt.NDArray[np.int64] | None = None,
@@ -962,7 +977,8 @@ def _validate(
         err[mask & (err == 0)] = k
 
     if bad_shape is not None:
-        flag(bad_shape, RowErrorCode.MALFORMED_ROW)
+        flag(bad_shape == _SHAPE_NEWLINE, RowErrorCode.NEWLINE_IN_VALUE)
+        flag(bad_shape != _SHAPE_OK, RowErrorCode.MALFORMED_ROW)
     phone = _as_text(phone_raw)
     phone_ok = _matches(phone, f"^{_PHONE_RE}$")
     if not phone_ok.all():  # some numbers are written with a prefix, spaces…, or are bad
@@ -1057,6 +1073,26 @@ class _FileRefused(Exception):
 _LOCATION: Final = "lon+lat or cell_id"
 
 
+def _refuse_duplicate_columns(name: str, header: Sequence[str], *, line: int) -> None:
+    """:raises _FileRefused: ``duplicate-column`` when two columns have one name (trimmed,
+    case ignored): which of them is meant cannot be told."""
+    seen: dict[str, str] = {}
+    twice: list[str] = []
+    for h in header:
+        key = h.strip().lower()
+        if key in seen:
+            twice.append(f"{seen[key]!r} and {h!r}")
+        else:
+            seen[key] = h
+    if twice:
+        raise _FileRefused(
+            name, RowErrorCode.DUPLICATE_COLUMN,
+            f"the header names a column twice ({'; '.join(twice)}; case is ignored): "
+            "keep one of them",
+            line=line,
+        )  # fmt: skip
+
+
 def _missing_columns(names: Collection[str], required: Sequence[str]) -> list[str]:
     """Required columns absent from ``names`` (lower-cased); ``_LOCATION`` asks for
     ``lon`` and ``lat``, or ``cell_id``."""
@@ -1068,7 +1104,7 @@ def _missing_columns(names: Collection[str], required: Sequence[str]) -> list[st
 
 def _read_csv_file(
     path: Path, required: Sequence[str]
-) -> tuple[dict[str, pa.ChunkedArray], list[int], npt.NDArray[np.bool_]]:
+) -> tuple[dict[str, pa.ChunkedArray], list[int], npt.NDArray[Any]]:
     """A CSV record file read exactly, line by line: its columns (lower-cased name →
     strings), the physical line of each data row, and which rows have the wrong number
     of fields.
@@ -1083,6 +1119,7 @@ def _read_csv_file(
         raise _FileRefused(name, RowErrorCode.UNREADABLE, str(exc)) from exc
     if header is None or not lines:
         raise _FileRefused(name, RowErrorCode.EMPTY_FILE, "no records")
+    _refuse_duplicate_columns(name, header, line=1)
     cols = {h.strip().lower(): i for i, h in enumerate(header)}
     missing = _missing_columns(cols.keys(), required)
     if missing:
@@ -1097,7 +1134,7 @@ def _read_csv_file(
 def _read_csv_layout(
     path: Path,
     required: Sequence[str],
-    check: Callable[[dict[str, pa.ChunkedArray], npt.NDArray[np.bool_] | None], _Checked],
+    check: Callable[[dict[str, pa.ChunkedArray], npt.NDArray[Any] | None], _Checked],
 ) -> _Read:
     """Read a CSV layout fast (Arrow) and check it; a file with any bad row (or that Arrow
     cannot read cleanly) is read again exactly, line by line, so that every reported
@@ -1116,9 +1153,7 @@ def _read_csv_layout(
 
 
 def _read_csv(path: Path, cell_sites: CellSites | None, max_errors: int) -> _Read:
-    def check(
-        cols: dict[str, pa.ChunkedArray], bad_shape: npt.NDArray[np.bool_] | None
-    ) -> _Checked:
+    def check(cols: dict[str, pa.ChunkedArray], bad_shape: npt.NDArray[Any] | None) -> _Checked:
         n = len(cols["phone"])
         return _validate(
             n, cols["phone"], cols["time"],
@@ -1141,7 +1176,8 @@ def _read_parquet(path: Path, cell_sites: CellSites | None, max_errors: int) -> 
     n = src.num_rows
     if n == 0:
         raise _FileRefused(name, RowErrorCode.EMPTY_FILE, "no records")
-    cols = {c.lower(): c for c in src.column_names}
+    _refuse_duplicate_columns(name, src.column_names, line=0)
+    cols = {c.strip().lower(): c for c in src.column_names}
     missing = _missing_columns(cols.keys(), ("phone", "time", _LOCATION))
     if missing:
         raise _FileRefused(
@@ -1191,9 +1227,7 @@ def _read_parquet(path: Path, cell_sites: CellSites | None, max_errors: int) -> 
 
 
 def _read_geolife_points(path: Path, pmap: GeolifePhoneMap, max_errors: int) -> _Read:
-    def check(
-        cols: dict[str, pa.ChunkedArray], bad_shape: npt.NDArray[np.bool_] | None
-    ) -> _Checked:
+    def check(cols: dict[str, pa.ChunkedArray], bad_shape: npt.NDArray[Any] | None) -> _Checked:
         subset = _trimmed(cols["subset"])
         user = _trimmed(cols["user"])
         pairs = pc.binary_join_element_wise(subset, user, "\x00")

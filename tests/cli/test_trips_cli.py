@@ -591,3 +591,19 @@ def test_build_of_a_star_date_without_a_risk_list_warns(run, tmp_path):
     )
     r = run("trips", "build", "--as-of", "2022-04-12", "--records", "april.csv", "--json")
     assert json.loads(r.stdout)["warnings"] == ["risk-list-not-covering"], r.output
+
+
+def test_a_stray_quote_is_exit_1_and_a_doubled_column_exit_2(run, tmp_path):
+    rows = "".join(
+        f"13912345678,2022-11-15T{h:02d}:00:00+08:00,121.47,31.23,ok\n" for h in range(11)
+    )
+    stray = tmp_path / "stray.csv"
+    stray.write_text(
+        'phone,time,lon,lat,note\n13912345678,2022-11-15T08:00:00+08:00,1,2,"x\n' + rows
+    )
+    r = run("trips", "import", str(stray))
+    assert r.exit_code == 1 and f"{stray}:2: newline-in-value" in r.stderr
+    dup = tmp_path / "dup.csv"
+    dup.write_text("phone,time,lon,lat,LON\n13912345678,2022-11-15T08:00:00+08:00,1,2,3\n")
+    r = run("trips", "import", str(dup))
+    assert r.exit_code == 2 and f"{dup}:1: duplicate-column" in r.stderr
