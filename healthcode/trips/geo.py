@@ -17,15 +17,20 @@ Rules (also in ``docs/trip-card.md``):
   city containing them (:data:`POLYGON_ALIASES`).
 * Hong Kong, Macao and Taiwan are *abroad* in the trip-card sense (境外):
   ISO codes ``HK``/``MO``/``TW``, names ``中国香港``/``中国澳门``/``中国台湾``.
-* A point in no polygon but within ``coast_tolerance_deg`` (default 0.02°,
-  ≈ 2 km) of one takes the nearest polygon (coast and border generalisation of
-  the 1:1,000,000 polygons; ships in port); further away it is abroad with code
-  ``ZZ`` (unknown region) and name ``境外`` — no country polygons are shipped.
+* A point in no polygon is placed by the nearest populated place of GeoNames
+  (``reverse_geocode``: places of 1,000 inhabitants or more, with their ISO
+  country). Its country ``CN`` means Chinese waters or land the generalised
+  polygons miss (bays, bridges, ferries, ports): the nearest polygon within
+  ``domestic_snap_deg`` (default 1°) is taken. Another country within
+  ``country_max_deg`` (default 2°) gives that country abroad: ISO 3166-1 alpha-2
+  code, Chinese name from Babel (CLDR ``zh_Hans_CN``: ``RU`` 俄罗斯); ``HK``/``MO``/
+  ``TW`` keep their names above. Otherwise (open sea, nothing near) ``ZZ`` 境外.
 
 Place ids (``int``) are what the engines carry: a domestic place is its
 six-digit code as a number (``110000``); abroad uses ISO 3166-1 numeric codes
-(``344`` HK, ``446`` MO, ``158`` TW) and ``0`` for unknown. So
-``place_id >= 100000`` ⇔ domestic.
+(``344`` HK, ``446`` MO, ``158`` TW, ``643`` RU) and ``0`` for unknown; a
+country without an ISO numeric code (``XK``) gets ``99000 + 26·a + b`` from its
+letters. So ``place_id >= 100000`` ⇔ domestic.
 
 At scale points are resolved once per grid cell: ``grid_key(lon, lat)`` packs
 ``floor(lon·1000)`` and ``floor(lat·1000)`` (cells of 0.001°, ≈ 100 m) into one
@@ -48,7 +53,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -82,10 +87,48 @@ POLYGON_ALIASES: Final = {
     "629800": "623000",  # 莲花山风景林自然保护区 → 甘南藏族自治州 (卓尼县, 临潭县)
     "629900": "622900",  # 太子山天然林保护区 → 临夏回族自治州 (on its border with 甘南)
 }
+#: GeoNames countries counted as China when placing a point outside every polygon.
+_CHINA: Final = frozenset({"CN", "HK", "MO", "TW"})
 MUNICIPALITIES: Final = {"11": "110000", "12": "120000", "31": "310000", "50": "500000"}
 
 Int64Array = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+
+
+@functools.cache
+def countries() -> dict[int, tuple[str, str]]:
+    """Every country or region abroad: place id → (alpha-2 code, Chinese name).
+
+    ISO 3166-1 numeric ids from CLDR's numeric aliases (Babel), names from CLDR
+    ``zh_Hans_CN``; :data:`ABROAD` entries (HK, MO, TW, ZZ) as given there.
+    """
+    from babel import Locale
+    from babel.core import get_global
+
+    zh = Locale.parse("zh_Hans_CN").territories
+    numeric: dict[str, int] = {}
+    for num, alpha in cast(dict[str, list[str]], get_global("territory_aliases")).items():
+        if num.isdigit() and len(num) == 3 and len(alpha) == 1:
+            numeric.setdefault(alpha[0], int(num))
+    out: dict[int, tuple[str, str]] = {}
+    for code, name in zh.items():
+        if len(code) == 2 and code.isalpha() and code.isupper() and code not in ("CN", "ZZ"):
+            if code.startswith("X") and code != "XK":
+                continue  # CLDR private-use pseudo-regions (XA, XB)
+            out[_country_id(code, numeric)] = (code, name)
+    out.update(ABROAD)
+    return out
+
+
+def _country_id(code: str, numeric: dict[str, int]) -> int:
+    if code in numeric:
+        return numeric[code]
+    return 99000 + 26 * (ord(code[0]) - 65) + (ord(code[1]) - 65)
+
+
+@functools.cache
+def _country_ids() -> dict[str, int]:
+    return {code: pid for pid, (code, _) in countries().items()}
 
 
 def is_domestic(place_id: int) -> bool:
@@ -274,23 +317,30 @@ class PlaceIndex:
         features: Iterable[tuple[str, Any]],
         names: AdminNames,
         *,
-        coast_tolerance_deg: float = 0.02,
+        domestic_snap_deg: float = 1.0,
+        country_max_deg: float = 2.0,
     ) -> None:
-        """:param features: ``(six-digit code, shapely geometry)`` pairs."""
+        """:param features: ``(six-digit code, shapely geometry)`` pairs.
+        :param domestic_snap_deg: how far from a polygon a point whose nearest populated
+            place is Chinese still takes that polygon's city (bays, straits, ferries).
+        :param country_max_deg: how far the nearest populated place of another country
+            may be for the point to count as in it (else ``ZZ``).
+        """
         pairs = sorted(features, key=lambda f: f[0])
         self._codes = np.array([int(_ABROAD_BY_GB.get(c, c)) for c, _ in pairs], dtype=np.int64)
         self._tree = STRtree([g for _, g in pairs])
         self._names = names
-        self.coast_tolerance_deg = coast_tolerance_deg
+        self.domestic_snap_deg = domestic_snap_deg
+        self.country_max_deg = country_max_deg
         self._places: dict[int, Place] = {}
         for (code, _), pid in zip(pairs, self._codes, strict=True):
             self._places[int(pid)] = self._make_place(int(pid), code)
-        for pid in ABROAD:
+        for pid in countries():
             self._places.setdefault(pid, self._make_place(pid, ""))
 
     def _make_place(self, pid: int, gb: str) -> Place:
-        if pid in ABROAD:
-            code, name = ABROAD[pid]
+        if pid in countries():
+            code, name = countries()[pid]
             return Place(pid, code, name, "")
         code = f"{pid:06d}"
         name = self._names.name(code) or gb
@@ -302,7 +352,8 @@ class PlaceIndex:
         city_polygons: str | Path | None = None,
         adcodes: str | Path | None = None,
         *,
-        coast_tolerance_deg: float = 0.02,
+        domestic_snap_deg: float = 1.0,
+        country_max_deg: float = 2.0,
     ) -> PlaceIndex:
         """Load polygons and names (default: under ``HEALTHCODE_SHARED``).
 
@@ -324,7 +375,9 @@ class PlaceIndex:
                 continue  # 境界线 boundary lines and empty features
             code = gb[3:] if len(gb) == 9 else gb
             feats.append((POLYGON_ALIASES.get(code, code), shape(geom)))
-        return cls(feats, names, coast_tolerance_deg=coast_tolerance_deg)
+        return cls(
+            feats, names, domestic_snap_deg=domestic_snap_deg, country_max_deg=country_max_deg
+        )
 
     @property
     def names(self) -> AdminNames:
@@ -357,11 +410,31 @@ class PlaceIndex:
         found = best < len(self._codes)
         out[found] = self._codes[best[found]]
         missing = np.flatnonzero(~found)
-        if len(missing) and self.coast_tolerance_deg > 0:
+        if len(missing):
+            out[missing] = self._outside(x[missing], y[missing], pts[missing])
+        return out
+
+    def _outside(self, x: FloatArray, y: FloatArray, pts: Any) -> Int64Array:
+        """Place ids of points in no polygon (module doc: nearest populated place)."""
+        import reverse_geocode
+
+        out = np.zeros(len(x), dtype=np.int64)
+        nearest = reverse_geocode.search(list(zip(y.tolist(), x.tolist(), strict=True)))
+        country = [str(n.get("country_code") or "") for n in nearest]
+        dist = np.hypot(
+            np.array([float(n["longitude"]) for n in nearest]) - x,
+            np.array([float(n["latitude"]) for n in nearest]) - y,
+        )
+        china = np.array([c in _CHINA for c in country], dtype=bool)
+        ids = _country_ids()
+        for i in np.flatnonzero(~china & (dist <= self.country_max_deg)):
+            out[i] = ids.get(country[i], 0)
+        snap = np.flatnonzero(china)
+        if len(snap) and self.domestic_snap_deg > 0:
             near_pt, near_tree = self._tree.query_nearest(
-                pts[missing], max_distance=self.coast_tolerance_deg, all_matches=False
+                pts[snap], max_distance=self.domestic_snap_deg, all_matches=False
             )
-            out[missing[near_pt]] = self._codes[near_tree]
+            out[snap[near_pt]] = self._codes[near_tree]
         return out
 
     def resolve_keys(self, keys: npt.ArrayLike) -> Int64Array:
@@ -492,10 +565,16 @@ def english_name(code: str, name: str) -> str:
     without its suffix (``330100`` 杭州市 → ``Hangzhou``, ``222400`` 延边朝鲜族自治州 →
     ``Yanbian``). The card JSON keeps the official Chinese ``name``.
 
-    :param code: six-digit GB/T 2260 code, or ``HK``/``MO``/``TW``/``ZZ``.
+    Countries abroad have CLDR's English name (``RU`` → ``Russia``).
+
+    :param code: six-digit GB/T 2260 code, or an ISO alpha-2 code (``HK``, ``RU``, ``ZZ``).
     :param name: the official Chinese name on the card (used when ``code`` has no entry).
     """
     known = _english_by_code().get(code)
     if known is not None:
         return known
+    if len(code) == 2 and code.isalpha():  # a country abroad: CLDR's English name
+        from babel import Locale
+
+        return str(Locale("en").territories.get(code, code))
     return pinyin_name(name_stem(name)) if name else code

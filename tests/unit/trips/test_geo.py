@@ -26,8 +26,9 @@ from healthcode.trips.geo import grid_centres, grid_key
         (114.17, 22.30, "HK", "中国香港", ""),  # abroad in the trip-card sense
         (113.55, 22.19, "MO", "中国澳门", ""),
         (121.50, 25.03, "TW", "中国台湾", ""),
-        (139.69, 35.69, "ZZ", "境外", ""),  # Tokyo: no country polygons → unknown region
-        (0.0, 0.0, "ZZ", "境外", ""),
+        (139.69, 35.69, "JP", "日本", ""),  # Tokyo: nearest populated place → its country
+        (-0.1276, 51.5072, "GB", "英国", ""),
+        (0.0, 0.0, "ZZ", "境外", ""),  # open sea, nothing within 2°
     ],
 )
 def test_points_resolve_to_cities(geo, lon, lat, code, name, province):
@@ -36,12 +37,12 @@ def test_points_resolve_to_cities(geo, lon, lat, code, name, province):
     assert place.domestic == code.isdigit()
 
 
-def test_coast_tolerance_takes_the_nearest_city(geo):
-    # in the sea about 1 km off the 天津 coast, then 50 km out
+def test_chinese_waters_take_the_nearest_city(geo):
+    # in the sea about 1 km off the 天津 coast, then 50 km out (nearest places Chinese)
     near, far = geo.resolve([117.80, 118.5], [38.98, 38.6])
     assert geo.place(int(near)).code == "120000"
-    assert geo.place(int(far)).code == "ZZ"
-    strict = PlaceIndex.load(coast_tolerance_deg=0)
+    assert geo.place(int(far)).domestic
+    strict = PlaceIndex.load(domestic_snap_deg=0)
     assert strict.place(int(strict.resolve([117.80], [38.98])[0])).code == "ZZ"
 
 

@@ -89,4 +89,7 @@ def test_every_place_of_the_index_has_an_english_name(geo):
     for pid in geo.place_ids():
         place = geo.place(pid)
         english = english_name(place.code, place.name)
+        if place.code.isalpha() and place.code not in ("HK", "MO", "TW", "ZZ"):
+            assert english and english != place.code, place  # a country: CLDR's name
+            continue
         assert latin.match(english), (place, english)

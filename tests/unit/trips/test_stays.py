@@ -172,7 +172,7 @@ def test_abroad_is_listed_on_any_record_and_makes_the_card_yellow(engine, geo):
     ]
     card = one(engine, geo, rows)
     assert card.colour is Colour.YELLOW
-    assert [(a.code, a.name) for a in card.abroad] == [("HK", "中国香港"), ("ZZ", "境外")]
+    assert [(a.code, a.name) for a in card.abroad] == [("HK", "中国香港"), ("JP", "日本")]
     assert json.loads(card.to_json())["abroad"][0] == {
         "code": "HK",
         "name": "中国香港",
