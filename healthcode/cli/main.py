@@ -982,13 +982,17 @@ def _trip_files(records: tuple[str, ...], more: tuple[str, ...], what: str) -> l
 def _trip_fail(exc: HealthCodeError, *, as_json: bool) -> NoReturn:
     """A refused trip-card request: the per-row report on stderr, exit 2 for unreadable
     files, an undetectable format or a file that is not the format given, else 1."""
-    from healthcode.trips.errors import UNUSABLE_FILE_CODES, FormatMismatch, UnknownRecordFormat
+    from healthcode.trips.errors import (
+        UNUSABLE_FILE_CODES,
+        FormatMismatch,
+        OptionFileRejected,
+        UnknownRecordFormat,
+    )
 
     details = exc.details if isinstance(exc.details, dict) else {}
     errors = details.get("errors") or []
-    unreadable = isinstance(exc, UnknownRecordFormat | FormatMismatch) or any(
-        e.get("code") in UNUSABLE_FILE_CODES for e in errors
-    )
+    bad_option = isinstance(exc, UnknownRecordFormat | FormatMismatch | OptionFileRejected)
+    unreadable = bad_option or any(e.get("code") in UNUSABLE_FILE_CODES for e in errors)
     if as_json:
         emit(exc.to_dict())
     click.echo(f"error [{exc.code}]: {exc.message}", err=True)

@@ -4,6 +4,9 @@ Tree (codes are stable; HTTP statuses come from the parent classes)::
 
     ImportRejected                (import-rejected, 422)
     └── RecordsRejected           (trip-records-rejected)   details: the per-row report
+        └── OptionFileRejected    (trip-option-file-rejected) --cell-sites / --phone-map (exit 2)
+            ├── CellSitesRejected (trip-cell-sites-rejected)
+            └── PhoneMapRejected  (trip-phone-map-rejected)
     InputError                    (invalid-input, 422)
     ├── UnknownRecordFormat       (trip-format-unknown)
     ├── FormatMismatch            (trip-format-mismatch)    file content ≠ --format / its name
@@ -44,10 +47,16 @@ class RowErrorCode(StrEnum):
     FORMAT_MISMATCH = "format-mismatch"  #: the file's magic/header is another format's
     NEWLINE_IN_VALUE = "newline-in-value"  #: a quoted value runs over lines (or a quote not closed)
     DUPLICATE_COLUMN = "duplicate-column"  #: the header names a column twice (case ignored)
+    NOT_UTF8 = "not-utf8"  #: a text file that is not UTF-8 (GBK, Latin-1, UTF-16…)
+    DUPLICATE_USER = "duplicate-user"  #: a phone map lists one (subset, user) twice
+    PHONE_CONFLICT = "phone-conflict"  #: a phone map gives two users one number
+    INVALID_USER = "invalid-user"  #: a phone map's user is not a 1-3 digit GeoLife id
 
 
 #: File-level codes that make the CLI exit 2 (the file cannot be used as given) rather than 1.
-UNUSABLE_FILE_CODES = frozenset({RowErrorCode.UNREADABLE, RowErrorCode.DUPLICATE_COLUMN})
+UNUSABLE_FILE_CODES = frozenset(
+    {RowErrorCode.UNREADABLE, RowErrorCode.DUPLICATE_COLUMN, RowErrorCode.NOT_UTF8}
+)
 
 
 class RecordsRejected(ImportRejected):
@@ -58,6 +67,26 @@ class RecordsRejected(ImportRejected):
     """
 
     code = "trip-records-rejected"
+
+
+class OptionFileRejected(RecordsRejected):
+    """A file given as an option (``--cell-sites``, ``--phone-map``) that cannot be used:
+    unreadable, not UTF-8, empty, or with bad or conflicting rows. Nothing was read; the
+    CLI exits 2 (a bad option, not bad records). ``details`` as :class:`RecordsRejected`."""
+
+    code = "trip-option-file-rejected"
+
+
+class CellSitesRejected(OptionFileRejected):
+    """The cell-site table (``--cell-sites``) cannot be used."""
+
+    code = "trip-cell-sites-rejected"
+
+
+class PhoneMapRejected(OptionFileRejected):
+    """The GeoLife phone map (``--phone-map``) cannot be used."""
+
+    code = "trip-phone-map-rejected"
 
 
 class UnknownRecordFormat(InputError):

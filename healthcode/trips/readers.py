@@ -55,7 +55,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from healthcode.trips.errors import (
+    CellSitesRejected,
     FormatMismatch,
+    OptionFileRejected,
+    PhoneMapRejected,
     RecordsRejected,
     RowErrorCode,
     UnknownRecordFormat,
@@ -121,11 +124,12 @@ class ReadReport:
     def ok(self) -> bool:
         return self.error_count == 0
 
-    def raise_for_errors(self) -> None:
-        """:raises RecordsRejected: when any row or file was bad (``details`` lists them)."""
+    def raise_for_errors(self, error: type[RecordsRejected] = RecordsRejected) -> None:
+        """:raises RecordsRejected: when any row or file was bad (``details`` lists them);
+        ``error``: a subclass to raise instead."""
         if self.ok:
             return
-        raise RecordsRejected(  # the rows are listed from details (first 1,000), once
+        raise error(  # the rows are listed from details (first 1,000), once
             f"{self.error_count} bad row(s) in {len({e.file for e in self.errors})} file(s); "
             "no record was used",
             details={"error_count": self.error_count, "errors": [e.to_dict() for e in self.errors]},
@@ -167,36 +171,81 @@ class GeolifePhoneMap:
 
     @classmethod
     def from_csv(cls, path: str | Path) -> GeolifePhoneMap:
-        """Overrides from a CSV with columns ``subset,user,phone``.
+        """Overrides from a UTF-8 CSV with columns ``subset,user,phone``; ``user`` is a
+        GeoLife id of 1-3 digits (``2`` and ``002`` are one user).
 
-        :raises RecordsRejected: missing columns or an invalid phone number.
+        :raises PhoneMapRejected: unreadable or not UTF-8, no rows, missing columns, a row
+            with the wrong number of fields, a user that is not 1-3 digits, an invalid phone,
+            a user listed twice, one number for two users (also another user's default
+            number, unless that user is mapped too). Nothing is used then (CLI exit 2).
         """
+        name = str(path)
         errors: list[RowError] = []
         overrides: dict[tuple[str, str], str] = {}
-        with open(path, encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = {"subset", "user", "phone"} - set(reader.fieldnames or ())
-            if missing:
-                errors.append(
-                    RowError(
-                        str(path), 0, RowErrorCode.MISSING_COLUMN, f"missing {sorted(missing)}"
-                    )
-                )
-            else:
-                for row in reader:
-                    phone = _normalise_phone(row["phone"] or "")
-                    if not re.fullmatch(_PHONE_RE, phone):
-                        errors.append(
-                            RowError(
-                                str(path),
-                                reader.line_num,
-                                RowErrorCode.INVALID_PHONE,
-                                repr(row["phone"]),
-                            )
-                        )
-                    overrides[(row["subset"].strip(), row["user"].strip().zfill(3))] = phone
+        lines: dict[tuple[str, str], int] = {}
+        try:
+            text = Path(path).read_bytes().decode("utf-8-sig")
+        except OSError as exc:
+            _reject_option_file(name, RowErrorCode.UNREADABLE, str(exc), PhoneMapRejected)
+        except UnicodeDecodeError:
+            _reject_option_file(
+                name, RowErrorCode.NOT_UTF8, _not_utf8(Path(path)), PhoneMapRejected
+            )
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next((row for row in reader if row), None)
+        if header is None:
+            _reject_option_file(name, RowErrorCode.EMPTY_FILE, "no header", PhoneMapRejected)
+        cols = {h.strip().lower(): i for i, h in enumerate(header)}
+        missing = sorted({"subset", "user", "phone"} - cols.keys())
+        if missing:
+            _reject_option_file(
+                name, RowErrorCode.MISSING_COLUMN, f"missing {missing}", PhoneMapRejected, line=1
+            )
+        prev = reader.line_num
+        for row in reader:
+            line, prev = prev + 1, reader.line_num
+            if not row:
+                continue
+
+            def bad(code: RowErrorCode, message: str, at: int = line) -> None:
+                errors.append(RowError(name, at, code, message))
+
+            if len(row) != len(header) or reader.line_num != line:
+                bad(RowErrorCode.MALFORMED_ROW, f"expected {len(header)} fields on one line")
+                continue
+            subset = row[cols["subset"]].strip()
+            user = row[cols["user"]].strip()
+            phone = _normalise_phone(row[cols["phone"]])
+            if not (user.isascii() and user.isdigit() and len(user) <= 3):
+                bad(RowErrorCode.INVALID_USER, f"user {user!r} is not a 1-3 digit GeoLife id")
+                continue
+            if not re.fullmatch(_PHONE_RE, phone):
+                bad(RowErrorCode.INVALID_PHONE, repr(row[cols["phone"]]))
+                continue
+            key = (subset, user.zfill(3))
+            if key in overrides:
+                bad(RowErrorCode.DUPLICATE_USER, f"{subset} user {key[1]} already mapped on line {lines[key]}")  # fmt: skip
+                continue
+            overrides[key] = phone
+            lines[key] = line
+        if not errors and not overrides:
+            errors.append(RowError(name, 0, RowErrorCode.EMPTY_FILE, "no rows"))
+        owners: dict[str, tuple[str, str]] = {}
+        for key, phone in overrides.items():
+            if phone in owners:
+                other = owners[phone]
+                errors.append(RowError(name, lines[key], RowErrorCode.PHONE_CONFLICT, f"{phone} is also given to {other[0]} user {other[1]} (line {lines[other]})"))  # fmt: skip
+            owners.setdefault(phone, key)
+        digits = {d: s for s, d in cls.SUBSET_DIGITS.items()}
+        for key, phone in overrides.items():
+            default = re.fullmatch(r"1990000([0-9])([0-9]{3})", phone)
+            if default is None or int(default[1]) not in digits:
+                continue
+            other = (digits[int(default[1])], default[2])
+            if other != key and other not in overrides:
+                errors.append(RowError(name, lines[key], RowErrorCode.PHONE_CONFLICT, f"{phone} is the default number of {other[0]} user {other[1]}: map that user too"))  # fmt: skip
         if errors:
-            _report(pa.table({}), errors, 0, 0, (str(path),)).raise_for_errors()
+            _report(pa.table({}), errors, 0, 0, (name,)).raise_for_errors(PhoneMapRejected)
         return cls(overrides=overrides)
 
     def for_plt(self, path: Path) -> str:
@@ -212,6 +261,45 @@ class GeolifePhoneMap:
         if subset is None or not user.isdigit():
             raise ValueError(f"cannot tell the GeoLife user of {path}: give phone= or a phone map")
         return self.phone_for(subset, user)
+
+
+def _reject_option_file(
+    name: str, code: RowErrorCode, message: str, error: type[OptionFileRejected], *, line: int = 0
+) -> NoReturn:
+    """:raises OptionFileRejected: (``error``) for the whole file."""
+    _report(pa.table({}), [RowError(name, line, code, message)], 0, 0, (name,)).raise_for_errors(
+        error
+    )
+    raise AssertionError  # pragma: no cover - raise_for_errors raised
+
+
+def _not_utf8(path: Path) -> str:
+    """Where a (gunzipped) file stops being UTF-8, for people: line, byte offset, bytes."""
+    offset, line, carry = 0, 1, b""
+    try:
+        with _open_binary(path) as fh:
+            while chunk := fh.read(1 << 20):
+                data = carry + chunk
+                try:
+                    data.decode("utf-8")
+                    good, carry = data, b""
+                except UnicodeDecodeError as exc:
+                    if exc.end == len(data) and len(data) - exc.start < 4:
+                        good, carry = data[: exc.start], data[exc.start :]  # cut in a character
+                    else:
+                        offset += exc.start
+                        line += data[: exc.start].count(b"\n")
+                        bad = data[exc.start : exc.start + 4].hex(" ")
+                        return (
+                            f"not UTF-8 text: line {line}, byte offset {offset} ({bad}…) is not "
+                            "UTF-8 (GBK? Latin-1? UTF-16?); save the file as UTF-8"
+                        )
+                offset += len(good)
+                line += good.count(b"\n")
+    except (OSError, EOFError, zlib.error):
+        pass
+    where = f"line {line}, byte offset {offset}" if carry else "somewhere"
+    return f"not UTF-8 text ({where}); save the file as UTF-8"
 
 
 # --- cell sites --------------------------------------------------------------------------
@@ -237,16 +325,34 @@ def read_cell_sites(path: str | Path, *, datum: Literal["wgs84", "gcj02"] = "wgs
         The Shanghai file does not document its datum; we read it as WGS-84 (the
         datum of operators' site surveys). Read as GCJ-02 instead, 2 of its 3,042
         sites change city (上海市 → 苏州市 near the border); see docs/trip-card.md.
-    :raises RecordsRejected: missing columns, bad coordinates, duplicate ids, empty file.
+    :raises CellSitesRejected: unreadable or not UTF-8, missing columns, bad coordinates,
+        duplicate ids, empty file (the CLI exits 2).
     """
     p = Path(path)
     name = str(p)
-    header, lines, raw = _read_csv_columns(p)
+    rejected = CellSitesRejected
+    try:
+        with open(p, "rb") as fh:
+            parquet = fh.read(4) == b"PAR1"
+    except OSError as exc:
+        _reject_option_file(name, RowErrorCode.UNREADABLE, str(exc), rejected)
+    if parquet:
+        _reject_option_file(
+            name, RowErrorCode.UNREADABLE, "a Parquet file: give the cell-site table as CSV",
+            rejected,
+        )  # fmt: skip
+    try:
+        header, lines, raw = _read_csv_columns(p)
+    except UnicodeDecodeError:
+        _reject_option_file(name, RowErrorCode.NOT_UTF8, _not_utf8(p), rejected)
+    except (OSError, EOFError, csv.Error, zlib.error) as exc:  # BadGzipFile is an OSError
+        _reject_option_file(
+            name, RowErrorCode.UNREADABLE, f"not a readable CSV file: {exc or type(exc).__name__}",
+            rejected,
+        )  # fmt: skip
     errors: list[RowError] = []
     if header is None:
-        errors.append(RowError(name, 0, RowErrorCode.EMPTY_FILE, "no header"))
-    if header is None:  # pragma: no cover - raise_for_errors raised
-        raise RecordsRejected(f"{name}: no header")
+        _reject_option_file(name, RowErrorCode.EMPTY_FILE, "no header", rejected)
     cols = {h.strip().lower(): i for i, h in enumerate(header)}
     if {"station_id", "latitude", "longitude"} <= cols.keys():
         id_col, lon_col, lat_col = "station_id", "longitude", "latitude"
@@ -260,7 +366,7 @@ def read_cell_sites(path: str | Path, *, datum: Literal["wgs84", "gcj02"] = "wgs
     elif not lines:
         errors.append(RowError(name, 0, RowErrorCode.EMPTY_FILE, "no cell sites"))
     if errors:
-        _report(pa.table({}), errors, 0, 0, (name,)).raise_for_errors()
+        _report(pa.table({}), errors, 0, 0, (name,)).raise_for_errors(rejected)
     n = len(lines)
     bad = raw["_bad"]
     ids = pd.Series(raw[cols[id_col]], dtype="string").str.strip()
@@ -297,7 +403,7 @@ def read_cell_sites(path: str | Path, *, datum: Literal["wgs84", "gcj02"] = "wgs
     )
     errors = _collect(name, lines, code, msg)
     if errors:
-        _report(pa.table({}), errors, n, 0, (name,)).raise_for_errors()
+        _report(pa.table({}), errors, n, 0, (name,)).raise_for_errors(rejected)
     if datum == "gcj02":
         lon, lat = gcj02_to_wgs84(lon, lat)
     table = pa.table(

@@ -396,7 +396,7 @@ def test_phone_map_names_the_geolife_numbers(run, tmp_path):
     bad = tmp_path / "bad-map.csv"
     bad.write_text("subset,user,phone\ngeolife_long_10_MB,010,12345\n", encoding="utf-8")
     r = run("trips", "import", str(points), "--phone-map", str(bad), db="other.db")
-    assert r.exit_code == 1 and f"{bad}:2: invalid-phone" in r.stderr
+    assert r.exit_code == 2 and f"{bad}:2: invalid-phone" in r.stderr  # a bad option file
 
 
 @pytest.mark.slow
@@ -607,3 +607,16 @@ def test_a_stray_quote_is_exit_1_and_a_doubled_column_exit_2(run, tmp_path):
     dup.write_text("phone,time,lon,lat,LON\n13912345678,2022-11-15T08:00:00+08:00,1,2,3\n")
     r = run("trips", "import", str(dup))
     assert r.exit_code == 2 and f"{dup}:1: duplicate-column" in r.stderr
+
+
+def test_bad_option_files_are_exit_2(run, tmp_path):
+    records = tmp_path / "r.csv"
+    records.write_text("phone,time,cell_id\n13912345678,2022-11-15T08:00:00+08:00,A\n")
+    empty = tmp_path / "sites.csv"
+    empty.write_text("")
+    r = run("trips", "import", str(records), "--cell-sites", str(empty))
+    assert r.exit_code == 2 and "trip-cell-sites-rejected" in r.stderr
+    pmap = tmp_path / "map.csv"
+    pmap.write_text("subset,user,phone\ngeolife_long_10_MB\n")
+    r = run("trips", "import", str(records), "--phone-map", str(pmap))
+    assert r.exit_code == 2 and f"{pmap}:2: malformed-row" in r.stderr

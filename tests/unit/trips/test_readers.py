@@ -625,3 +625,77 @@ def test_duplicates_are_rows_equal_in_every_column(tmp_path):
     assert report.ok and report.duplicates == 2
     assert report.records.column("lon").to_pylist() == [0.0, 0.0, 0.5, 0.0, 0.0]
     assert report.records.column("cell_id").to_pylist() == [None, "C1", None, None, None]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("subset,user,phone\ngeolife_long_10_MB,000,13900000001\ngeolife_long_10_MB,001,13900000001\n",
+         [(3, RowErrorCode.PHONE_CONFLICT)]),
+        ("subset,user,phone\ngeolife_long_10_MB,000,19900001001\n", [(2, RowErrorCode.PHONE_CONFLICT)]),
+        ("subset,user,phone\ngeolife_long_10_MB,002,13900000002\ngeolife_long_10_MB,2,13900000003\n",
+         [(3, RowErrorCode.DUPLICATE_USER)]),
+        ("subset,user,phone\ngeolife_long_10_MB,abc,13900000001\ngeolife_long_10_MB,0001,13900000002\n",
+         [(2, RowErrorCode.INVALID_USER), (3, RowErrorCode.INVALID_USER)]),
+        ("subset,user,phone\ngeolife_long_10_MB,000,13900000001,x\ngeolife_long_10_MB\n",
+         [(2, RowErrorCode.MALFORMED_ROW), (3, RowErrorCode.MALFORMED_ROW)]),
+        ("subset,user,phone\n", [(0, RowErrorCode.EMPTY_FILE)]),
+        ("", [(0, RowErrorCode.EMPTY_FILE)]),
+    ],
+)  # fmt: skip
+def test_a_phone_map_with_conflicts_or_bad_rows_is_refused(tmp_path, text, expected):
+    from healthcode.trips.errors import PhoneMapRejected
+
+    path = write(tmp_path, "map.csv", text)
+    with pytest.raises(PhoneMapRejected) as info:
+        GeolifePhoneMap.from_csv(path)
+    assert [(e["line"], e["code"]) for e in info.value.details["errors"]] == expected
+    assert info.value.code == "trip-phone-map-rejected"
+
+
+def test_a_phone_map_mapping_a_default_number_and_its_owner_is_fine(tmp_path):
+    path = write(
+        tmp_path, "map.csv",
+        "subset,user,phone\ngeolife_long_10_MB,000,19900001001\ngeolife_long_10_MB,1,13900000001\n",
+    )  # fmt: skip
+    pmap = GeolifePhoneMap.from_csv(path)
+    assert pmap.phone_for("geolife_long_10_MB", "001") == "13900000001"
+
+
+@pytest.mark.parametrize("kind", ["gbk", "utf16"])
+def test_option_files_not_utf8_are_refused_naming_line_and_offset(tmp_path, kind):
+    from healthcode.trips.errors import CellSitesRejected, PhoneMapRejected
+
+    sites = tmp_path / "sites.csv"
+    pmap = tmp_path / "map.csv"
+    if kind == "gbk":
+        sites.write_bytes("cell_id,lon,lat\n基站,121.4,31.2\n".encode("gbk"))
+        pmap.write_bytes("subset,user,phone\n北京,000,13900000001\n".encode("gbk"))
+        where = "line 2, byte offset 1"  # 16 and 18: after the header
+    else:
+        sites.write_text("cell_id,lon,lat\nA,121.4,31.2\n", encoding="utf-16")
+        pmap.write_text("subset,user,phone\n", encoding="utf-16")
+        where = "line 1, byte offset 0"
+    for path, read, error in (
+        (sites, read_cell_sites, CellSitesRejected),
+        (pmap, GeolifePhoneMap.from_csv, PhoneMapRejected),
+    ):
+        with pytest.raises(error) as info:
+            read(path)
+        [entry] = info.value.details["errors"]
+        assert entry["code"] == "not-utf8" and where in entry["message"]
+
+
+def test_cell_sites_unreadable_parquet_or_empty_are_option_errors(tmp_path):
+    from healthcode.trips.errors import CellSitesRejected
+
+    trunc = tmp_path / "s.csv.gz"
+    trunc.write_bytes(gzip.compress(b"cell_id,lon,lat\n" + b"A,121.4,31.2\n" * 1000)[:-30])
+    parquet = _parquet(tmp_path / "s.parquet")
+    empty = write(tmp_path, "e.csv", "")
+    header = write(tmp_path, "h.csv", "cell_id,lon,lat\n")
+    for path, code in ((trunc, "unreadable-file"), (parquet, "unreadable-file"),
+                       (empty, "empty-file"), (header, "empty-file")):  # fmt: skip
+        with pytest.raises(CellSitesRejected) as info:
+            read_cell_sites(path)
+        assert [e["code"] for e in info.value.details["errors"]] == [code]
