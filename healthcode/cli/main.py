@@ -1318,6 +1318,10 @@ def retention_sweep(at_text: str | None, as_json: bool) -> None:
     """Delete location records, trip cards, SMS codes, sessions and expired e-certificate
     records past their retention."""
     at = parse_time_option(at_text, "--at") if at_text else None
+    if at is not None and not _EPOCH_1900 <= at.timestamp() < _EPOCH_3000:
+        raise click.BadParameter(
+            f"an instant from 1900 to 2999, not {at_text!r}", param_hint="--at"
+        )
     out = service().retention_sweep(at=at)
     if as_json:
         emit(out)

@@ -37,6 +37,7 @@ class RowErrorCode(StrEnum):
     INVALID_PHONE = "invalid-phone"  #: not a mainland mobile number (1[3-9] + 9 digits)
     INVALID_TIME = "invalid-time"  #: not an ISO-8601 date-time
     TIME_WITHOUT_OFFSET = "time-without-offset"  #: ISO-8601 but no UTC offset / ``Z``
+    TIME_OUT_OF_RANGE = "time-out-of-range"  #: before 1900-01-01 or from 3000-01-01 (UTC)
     INVALID_COORDINATES = (
         "invalid-coordinates"  #: not a number, or lon ∉ [-180, 180], lat ∉ [-90, 90]
     )

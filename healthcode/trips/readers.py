@@ -1027,6 +1027,16 @@ def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     )
 
 
+#: Record times must lie in [1900-01-01, 3000-01-01) UTC, epoch seconds: the years
+#: ``--as-of`` accepts (other instants break date arithmetic further on).
+EPOCH_MIN: Final = -2_208_988_800
+EPOCH_END: Final = 32_503_680_000
+
+
+def _epoch_in_range(epoch: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    return np.asarray((epoch >= EPOCH_MIN) & (epoch < EPOCH_END), dtype=bool)
+
+
 @dataclass(frozen=True)
 class _Checked:
     """What :func:`_validate` found: the good rows, and the bad ones by position."""
@@ -1050,6 +1060,7 @@ _ROW_CHECKS: Final = (
     (RowErrorCode.INVALID_PHONE, "phone is not a mainland mobile number (11 digits, 1[3-9]…)"),
     (RowErrorCode.INVALID_TIME, "time is not ISO-8601 (YYYY-MM-DDTHH:MM[:SS]±HH:MM)"),
     (RowErrorCode.TIME_WITHOUT_OFFSET, "time has no UTC offset (add Z or ±HH:MM)"),
+    (RowErrorCode.TIME_OUT_OF_RANGE, "time is not in the years 1900-2999 (UTC)"),
     (RowErrorCode.MISSING_LOCATION, "neither lon/lat nor cell_id"),
     (
         RowErrorCode.INVALID_COORDINATES,
@@ -1093,6 +1104,7 @@ def _validate(
     flag(~phone_ok, RowErrorCode.INVALID_PHONE)
     if epoch_given is not None:
         epoch = epoch_given
+        flag(~_epoch_in_range(epoch), RowErrorCode.TIME_OUT_OF_RANGE)
     else:
         assert time_raw is not None  # noqa: S101 - one of the two is given
         epoch, well_formed, has_offset = _parse_times(
@@ -1101,6 +1113,7 @@ def _validate(
         flag(~well_formed, RowErrorCode.INVALID_TIME)
         if offset_required:
             flag(~has_offset, RowErrorCode.TIME_WITHOUT_OFFSET)
+        flag(~_epoch_in_range(epoch), RowErrorCode.TIME_OUT_OF_RANGE)
 
     cell_t = _trimmed(_as_text(cell_raw)) if cell_raw is not None else None
     has_point = ~(lon.empty & lat.empty)
@@ -1314,12 +1327,9 @@ def _read_parquet(path: Path, cell_sites: CellSites | None, max_errors: int) -> 
                 for i in where[:max_errors]
             ]
             return _Read(RECORD_SCHEMA.empty_table(), errs, len(where), n)
-        micro = (
-            time_col.cast(pa.timestamp("us", tz="UTC"))
-            .cast(pa.int64())
-            .to_numpy(zero_copy_only=False)
-        )
-        epoch_given = np.floor_divide(micro, 1_000_000).astype(np.int64)
+        ticks = np.asarray(time_col.cast(pa.int64()).to_numpy(zero_copy_only=False))
+        per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+        epoch_given = np.floor_divide(ticks, per_second[time_col.type.unit]).astype(np.int64)
     phone = col("phone")
     assert phone is not None  # noqa: S101 - checked above
     lon, lat = col("lon"), col("lat")

@@ -620,3 +620,12 @@ def test_bad_option_files_are_exit_2(run, tmp_path):
     pmap.write_text("subset,user,phone\ngeolife_long_10_MB\n")
     r = run("trips", "import", str(records), "--phone-map", str(pmap))
     assert r.exit_code == 2 and f"{pmap}:2: malformed-row" in r.stderr
+
+
+def test_out_of_range_record_times_and_sweep_instants_are_refused(run, tmp_path):
+    far = tmp_path / "far.csv"
+    far.write_text("phone,time,lon,lat\n13912345678,9999-12-31T23:59:59Z,116.4,39.9\n")
+    r = run("trips", "import", str(far))
+    assert r.exit_code == 1 and f"{far}:2: time-out-of-range" in r.stderr
+    r = run("retention", "sweep", "--at", "9999-12-31T23:59:59Z")
+    assert r.exit_code == 2 and "1900 to 2999" in r.output

@@ -699,3 +699,35 @@ def test_cell_sites_unreadable_parquet_or_empty_are_option_errors(tmp_path):
         with pytest.raises(CellSitesRejected) as info:
             read_cell_sites(path)
         assert [e["code"] for e in info.value.details["errors"]] == [code]
+
+
+@pytest.mark.parametrize(
+    "when", ["0001-01-01T07:00:00+08:00", "9999-12-31T23:59:59Z", "1899-12-31T23:59:59Z",
+             "3000-01-01T00:00:00Z", "1899-12-31 23:59:59.5-00:00"],
+)  # fmt: skip
+def test_record_times_outside_1900_2999_are_row_errors(tmp_path, when):
+    path = write(
+        tmp_path, "t.csv",
+        f"phone,time,lon,lat\n13912345678,1900-01-01T00:00:00Z,1,1\n13912345678,{when},1,1\n"
+        "13912345678,2999-12-31T23:59:59Z,1,1\n",
+    )  # fmt: skip
+    assert codes(inspect_records(path)) == [(3, RowErrorCode.TIME_OUT_OF_RANGE)]
+
+
+@pytest.mark.parametrize(
+    ("unit", "values"),
+    [("ns", [-(2**62)]), ("ms", [10**14, -(10**14)]), ("s", [10**15]), ("us", [253402300799000000])],
+)  # fmt: skip
+def test_parquet_timestamps_outside_1900_2999_are_row_errors(tmp_path, unit, values):
+    n = len(values) + 1
+    path = tmp_path / "t.parquet"
+    ok = {"s": 1_668_470_400, "ms": 1_668_470_400_000, "us": 1_668_470_400_000_000,
+          "ns": 1_668_470_400_000_000_000}[unit]  # fmt: skip
+    table = pa.table({
+        "phone": ["13912345678"] * n,
+        "time": pa.array([ok, *values], pa.timestamp(unit, tz="UTC")),
+        "lon": [116.4] * n, "lat": [39.9] * n,
+    })  # fmt: skip
+    pq.write_table(table, path)
+    report = inspect_records(path)
+    assert codes(report) == [(i, RowErrorCode.TIME_OUT_OF_RANGE) for i in range(2, n + 1)]
