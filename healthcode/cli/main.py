@@ -1007,6 +1007,38 @@ def _trip_fail(exc: HealthCodeError, *, as_json: bool) -> NoReturn:
     raise SystemExit(2 if unreadable or exc.status == 400 else 1)
 
 
+def _trip_out(path: str, *, as_json: bool = False) -> None:
+    """Fail early (exit 2, ``file-unreadable``) when an ``--out`` file cannot be written: no
+    such folder, a folder, or no write permission — before any step runs or is stored."""
+    import os
+
+    from healthcode.errors import FileUnreadable
+
+    p = Path(path)
+    parent = p.resolve().parent
+    problem = None
+    if not parent.is_dir():
+        problem = f"no folder {parent}"
+    elif p.is_dir():
+        problem = "it is a folder"
+    elif not os.access(p if p.exists() else parent, os.W_OK):
+        problem = (
+            "no permission to write it" if p.exists() else f"no permission to write in {parent}"
+        )
+    if problem:
+        fail(FileUnreadable(f"cannot write {path}: {problem}"), as_json=as_json)
+
+
+def _trip_write(path: str, write: Callable[[], Any], *, as_json: bool = False) -> Any:
+    """Run ``write``; an OS error (a full disk, /dev/full…) is ``file-unreadable``, exit 2."""
+    from healthcode.errors import FileUnreadable
+
+    try:
+        return write()
+    except OSError as exc:
+        fail(FileUnreadable(f"cannot write {path}: {exc.strerror or exc}"), as_json=as_json)
+
+
 def _trip_progress(stage: str, step: int, steps: int) -> None:
     """A build's or an import's steps on stderr (never on stdout, never in --json output)."""
     click.echo(f"[{step}/{steps}] {stage}", err=True)
@@ -1079,6 +1111,8 @@ def trips_build(
     Its six steps go to stderr; --engine spark without pyspark or Java fails before the first."""
     as_of = _trip_date(as_of_text, "--as-of")
     files = _trip_files(records, more, "--records")
+    if out:
+        _trip_out(out, as_json=as_json)
     svc = service()
     try:
         result = svc.build_trip_cards(
@@ -1091,7 +1125,7 @@ def trips_build(
     if out:
         from healthcode.trips import write_jsonl
 
-        write_jsonl(result.cards, out)
+        _trip_write(out, lambda: write_jsonl(result.cards, out), as_json=as_json)
         summary["out"] = out
     if as_json:
         emit(summary)
@@ -1158,6 +1192,7 @@ def trips_shift(
 
     if not Path(out).name.lower().endswith((".csv", ".csv.gz", ".parquet", ".pq")):
         raise click.BadParameter("a .csv, .csv.gz or .parquet file", param_hint="--out")
+    _trip_out(out)
     try:
         keep = sorted({normalise_phone(p) for p in phones})
     except InvalidPhone as exc:
@@ -1188,7 +1223,7 @@ def trips_shift(
     span = record_span(shifted)
     assert span is not None  # noqa: S101 - not empty
     first, last = (cst_text(t.astimezone(SHANGHAI)) for t in span)
-    n = write_records(shifted, out)
+    n = _trip_write(out, lambda: write_records(shifted, out))
     count = len(pc.unique(shifted.column("phone")))
     click.echo(
         f"wrote {n} record(s) of {count} phone(s) shifted by {days:+d} day(s) "

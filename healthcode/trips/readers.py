@@ -1019,6 +1019,11 @@ def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
         t = column.type
     if pa.types.is_string(t):
         return column
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        try:  # bytes as text only when they are UTF-8
+            return column.cast(pa.binary()).cast(pa.string())
+        except pa.ArrowInvalid as exc:
+            raise _NotUtf8Column from exc
     if pa.types.is_large_string(t) or pa.types.is_string_view(t) or pa.types.is_integer(t):
         return column.cast(pa.string())
     as_pandas = pd.Series(column.to_pandas()).astype("string")
@@ -1035,6 +1040,10 @@ EPOCH_END: Final = 32_503_680_000
 
 def _epoch_in_range(epoch: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     return np.asarray((epoch >= EPOCH_MIN) & (epoch < EPOCH_END), dtype=bool)
+
+
+class _NotUtf8Column(Exception):
+    """A Parquet binary column whose bytes are not UTF-8 text."""
 
 
 @dataclass(frozen=True)
@@ -1333,12 +1342,20 @@ def _read_parquet(path: Path, cell_sites: CellSites | None, max_errors: int) -> 
     phone = col("phone")
     assert phone is not None  # noqa: S101 - checked above
     lon, lat = col("lon"), col("lat")
-    checked = _validate(
+    try:
+        checked = _validate(
         n, phone, None if epoch_given is not None else time_col,
         _Degrees.of(lon) if lon is not None else _Degrees.absent(n),
         _Degrees.of(lat) if lat is not None else _Degrees.absent(n),
-        col("cell_id"), cell_sites, None, max_errors=max_errors, epoch_given=epoch_given,
-    )  # fmt: skip
+            col("cell_id"), cell_sites, None, max_errors=max_errors, epoch_given=epoch_given,
+        )  # fmt: skip
+    except _NotUtf8Column as exc:
+        raise _FileRefused(
+            name,
+            RowErrorCode.NOT_UTF8,
+            "a binary column (phone, time or cell_id) holds bytes that are not UTF-8 text",
+            rows=n,
+        ) from exc
     return _Read(checked.table, checked.errors(name, lambda i: i + 1), len(checked.bad), n)
 
 

@@ -629,3 +629,48 @@ def test_out_of_range_record_times_and_sweep_instants_are_refused(run, tmp_path)
     assert r.exit_code == 1 and f"{far}:2: time-out-of-range" in r.stderr
     r = run("retention", "sweep", "--at", "9999-12-31T23:59:59Z")
     assert r.exit_code == 2 and "1900 to 2999" in r.output
+
+
+def test_an_out_file_that_cannot_be_written_is_exit_2_before_any_step(run, tmp_path):
+    import os
+
+    records = tmp_path / "r.csv"
+    records.write_text(RECORDS)
+    missing = tmp_path / "no" / "x.jsonl"
+    r = run(
+        "trips", "build", "--as-of", "2022-11-20", "--records", str(records), "--out", str(missing)
+    )
+    assert r.exit_code == 2 and "file-unreadable" in r.stderr and "[1/" not in r.stderr
+    r = CliRunner().invoke(
+        cli, ["trips", "shift", str(records), "--days", "1", "--out", str(tmp_path / "no" / "s.csv")],
+        obj={}, catch_exceptions=False,
+    )  # fmt: skip
+    assert r.exit_code == 2 and "file-unreadable" in r.stderr
+    if os.path.exists("/dev/full"):  # the disk is full when the cards are written
+        r = run(
+            "trips",
+            "build",
+            "--as-of",
+            "2022-11-20",
+            "--records",
+            str(records),
+            "--out",
+            "/dev/full",
+        )
+        assert r.exit_code == 2 and "cannot write /dev/full" in r.stderr
+
+
+def test_a_parquet_phone_column_of_non_utf8_bytes_is_exit_2(run, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "b.parquet"
+    pq.write_table(
+        pa.table({
+            "phone": pa.array([b"\xff\xfe13912345678"], pa.binary()),
+            "time": ["2022-11-15T08:00:00+08:00"], "lon": [116.4], "lat": [39.9],
+        }),
+        path,
+    )  # fmt: skip
+    r = run("trips", "import", str(path))
+    assert r.exit_code == 2 and f"{path}:0: not-utf8" in r.stderr
