@@ -38,7 +38,7 @@ from tests.web.helpers import enrol, latest_otp, outbox_count, sign_in
 
 TRAVELLER = "13955550001"  # Shanghai 2022-05-08, Hong Kong 2022-05-09
 JUNE = "13955550006"  # Shanghai 2022-06-20 08:00 – 15:00
-FAR = "13955550007"  # Shanghai 2022-05-07, then a point in no polygon (London) on 2022-05-08
+FAR = "13955550007"  # Shanghai 2022-05-07, then the open Pacific (no country near) on 2022-05-08
 DEMO_PHONE = "17000000009"  # DEMO records (imported as `healthcode demo` does), demo date 05-11
 
 
@@ -66,8 +66,8 @@ def web(tmp_path_factory, clock):
                     (JUNE, "2022-06-20T08:00:00+08:00", "上海"),
                     (JUNE, "2022-06-20T15:00:00+08:00", "上海"),
                     (FAR, "2022-05-07T08:00:00+08:00", "上海"),
-                    (FAR, "2022-05-08T09:30:00+08:00", (-0.1276, 51.5072)),
-                    (FAR, "2022-05-08T21:45:00+08:00", (-0.1276, 51.5072)),
+                    (FAR, "2022-05-08T09:30:00+08:00", (150.0, 20.0)),
+                    (FAR, "2022-05-08T21:45:00+08:00", (150.0, 20.0)),
                 ],
             )
         ]
