@@ -49,6 +49,8 @@ class RowErrorCode(StrEnum):
     NEWLINE_IN_VALUE = "newline-in-value"  #: a quoted value runs over lines (or a quote not closed)
     DUPLICATE_COLUMN = "duplicate-column"  #: the header names a column twice (case ignored)
     NOT_UTF8 = "not-utf8"  #: a text file that is not UTF-8 (GBK, Latin-1, UTF-16…)
+    FILE_TOO_LARGE = "file-too-large"  #: a gzip file that unpacks to more than 2 GiB
+    LINE_TOO_LONG = "line-too-long"  #: a line of more than 64 KiB, or over 1,000,000 blank lines
     DUPLICATE_USER = "duplicate-user"  #: a phone map lists one (subset, user) twice
     PHONE_CONFLICT = "phone-conflict"  #: a phone map gives two users one number
     INVALID_USER = "invalid-user"  #: a phone map's user is not a 1-3 digit GeoLife id
@@ -56,7 +58,13 @@ class RowErrorCode(StrEnum):
 
 #: File-level codes that make the CLI exit 2 (the file cannot be used as given) rather than 1.
 UNUSABLE_FILE_CODES = frozenset(
-    {RowErrorCode.UNREADABLE, RowErrorCode.DUPLICATE_COLUMN, RowErrorCode.NOT_UTF8}
+    {
+        RowErrorCode.UNREADABLE,
+        RowErrorCode.DUPLICATE_COLUMN,
+        RowErrorCode.NOT_UTF8,
+        RowErrorCode.FILE_TOO_LARGE,
+        RowErrorCode.LINE_TOO_LONG,
+    }
 )
 
 

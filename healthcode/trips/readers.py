@@ -426,13 +426,98 @@ _EXTENSION_FORMATS: Final[Mapping[str, frozenset[RecordFormat]]] = MappingProxyT
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 
 
-def _open_text(path: Path) -> IO[str]:
-    """A record file as text (UTF-8, BOM dropped), gunzipped when it starts with gzip's magic."""
+#: Bounds on the work a text record file can ask for (a small gzip can unpack to GiBs).
+MAX_UNPACKED_BYTES: Final = 2 << 30  #: a gzip file unpacks to at most 2 GiB
+MAX_LINE_BYTES: Final = 64 << 10  #: a line is at most 64 KiB
+MAX_BLANK_LINES: Final = 1_000_000  #: blank lines in a file
+
+
+class _OverBound(OSError):
+    """A text file beyond :data:`MAX_UNPACKED_BYTES`, :data:`MAX_LINE_BYTES` or
+    :data:`MAX_BLANK_LINES` (an ``OSError``: every reader already refuses those)."""
+
+    def __init__(self, code: RowErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Bounded(io.RawIOBase):
+    """The bytes of ``raw``, refused (:class:`_OverBound`) as soon as they pass a bound:
+    checked on whole chunks with numpy, never byte by byte."""
+
+    def __init__(self, raw: IO[bytes], *, limit: int | None) -> None:
+        self._raw, self._limit = raw, limit
+        self._total = self._run = self._blank = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        if n:
+            self._check(data)
+        return n
+
+    def _check(self, data: bytes) -> None:
+        self._total += len(data)
+        if self._limit is not None and self._total > self._limit:
+            raise _OverBound(
+                RowErrorCode.FILE_TOO_LARGE,
+                f"unpacks to more than {self._limit >> 30} GiB: split the file",
+            )
+        b = np.frombuffer(data, dtype=np.uint8)
+        ends = np.flatnonzero((b == 10) | (b == 13))
+        if ends.size == 0:
+            longest, self._run = self._run + len(data), self._run + len(data)
+        else:
+            gaps = np.diff(ends) - 1
+            longest = max(self._run + int(ends[0]), int(gaps.max()) if gaps.size else 0)
+            self._run = len(data) - 1 - int(ends[-1])
+            nl = np.flatnonzero(b == 10)
+            step = np.diff(nl)
+            self._blank += int(np.count_nonzero(step == 1))
+            self._blank += int(np.count_nonzero((step == 2) & (b[nl[1:] - 1] == 13)))
+        if longest > MAX_LINE_BYTES:
+            raise _OverBound(
+                RowErrorCode.LINE_TOO_LONG,
+                f"a line longer than {MAX_LINE_BYTES >> 10} KiB near byte {self._total}: "
+                "not a record file",
+            )
+        if self._blank > MAX_BLANK_LINES:
+            raise _OverBound(
+                RowErrorCode.LINE_TOO_LONG, f"more than {MAX_BLANK_LINES:,} blank lines"
+            )
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    """A record file's bytes, gunzipped when it starts with gzip's magic; bounded (a gzip
+    file to :data:`MAX_UNPACKED_BYTES`, every line to :data:`MAX_LINE_BYTES`)."""
     with open(path, "rb") as fh:
         gz = fh.read(2) == _GZIP_MAGIC
-    if gz:
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
+    raw = cast(IO[bytes], gzip.open(path, "rb") if gz else open(path, "rb"))
+    bounded = _Bounded(raw, limit=MAX_UNPACKED_BYTES if gz else None)
+    return cast(IO[bytes], io.BufferedReader(bounded, buffer_size=1 << 20))
+
+
+def _open_text(path: Path) -> IO[str]:
+    """A record file as text (UTF-8, BOM dropped), gunzipped when it starts with gzip's
+    magic, bounded as :func:`_open_binary`."""
+    return io.TextIOWrapper(_open_binary(path), encoding="utf-8-sig", newline="")
+
+
+def _refusal(name: str, exc: BaseException) -> _FileRefused:
+    """Why a text file cannot be read, as a whole-file error."""
+    if isinstance(exc, _OverBound):
+        return _FileRefused(name, exc.code, str(exc))
+    if isinstance(exc, UnicodeDecodeError):
+        return _FileRefused(name, RowErrorCode.NOT_UTF8, _not_utf8(Path(name)))
+    return _FileRefused(name, RowErrorCode.UNREADABLE, str(exc) or type(exc).__name__)
 
 
 @dataclass(frozen=True)
@@ -443,6 +528,21 @@ class _Sniff:
     looks_like: str  #: for messages: "a Parquet file (PAR1 magic bytes)", …
     empty: bool = False  #: no bytes, or only blank lines
     binary: bool = False  #: neither Parquet nor UTF-8 text
+    not_utf8: bool = False  #: starts as text that is not UTF-8 (GBK, Latin-1, UTF-16…)
+
+
+def _looks_like_text(p: Path) -> bool:
+    """Whether a file that is not UTF-8 is still text (to save as UTF-8), not binary data:
+    a UTF-16/32 byte-order mark, or no NUL in the first 4 KiB and an ASCII start (a GBK or
+    Latin-1 CSV has an ASCII header)."""
+    try:
+        with _open_binary(p) as fh:
+            head = fh.read(4096)
+    except (OSError, EOFError, zlib.error):
+        return False
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    return b"\x00" not in head and bool(head) and (32 <= head[0] < 127 or head[0] in (9, 10, 13))
 
 
 def _sniff(p: Path) -> _Sniff:
@@ -463,11 +563,17 @@ def _sniff(p: Path) -> _Sniff:
     try:
         with _open_text(p) as fh:
             for _ in range(20):  # a few blank lines may precede the header
-                line = fh.readline()
+                line = fh.readline(MAX_LINE_BYTES)
                 if not line or line.strip():
                     first = line.strip()
                     break
-    except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error):
+    except _OverBound:
+        return _Sniff(None, "text with an over-long line")  # the reader refuses it
+    except UnicodeDecodeError:
+        if _looks_like_text(p):
+            return _Sniff(None, "text that is not UTF-8", binary=True, not_utf8=True)
+        return _Sniff(None, "binary data (neither Parquet nor UTF-8 text)", binary=True)
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error):
         return _Sniff(None, "binary data (neither Parquet nor UTF-8 text)", binary=True)
     if not first:
         return _Sniff(None, "an empty file", empty=True)
@@ -524,6 +630,8 @@ def _choose_format(p: Path, fmt: RecordFormat | None) -> RecordFormat | RowError
     :raises UnknownRecordFormat: the file cannot be opened, or its format cannot be told.
     """
     sniff = _sniff(p)
+    if sniff.not_utf8 and fmt is not RecordFormat.PARQUET:
+        return RowError(str(p), 0, RowErrorCode.NOT_UTF8, _not_utf8(p))
     if fmt is not None:
         if _fits(fmt, sniff):
             return fmt
@@ -622,7 +730,11 @@ def inspect_records(
             kinds.append(None)
             continue
         chosen = _choose_format(p, forced)
-        if isinstance(chosen, RowError):
+        if isinstance(chosen, RowError) and chosen.code is RowErrorCode.NOT_UTF8:
+            errors.append(chosen)  # a text file to save as UTF-8, not another format
+            error_count += 1
+            kinds.append(None)
+        elif isinstance(chosen, RowError):
             mismatches.append(chosen)
             kinds.append(None)
         else:
@@ -811,7 +923,7 @@ def _read_csv_fast(path: Path, required: Sequence[str]) -> dict[str, pa.ChunkedA
     try:
         with _open_text(path) as fh:
             first = ""
-            for line in fh:
+            while line := fh.readline(MAX_LINE_BYTES):
                 if line.strip():
                     first = line
                     break
@@ -850,15 +962,6 @@ def _read_csv_fast(path: Path, required: Sequence[str]) -> dict[str, pa.ChunkedA
     if any(_matches(c, r"[\r\n]").any() for c in table.columns):
         return None  # the exact reading refuses the row (newline-in-value)
     return dict(zip(lowered, table.columns, strict=True))
-
-
-def _open_binary(path: Path) -> IO[bytes]:
-    """A record file's bytes, gunzipped when it starts with gzip's magic."""
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == _GZIP_MAGIC
-    if gz:
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    return open(path, "rb")
 
 
 def _flag(
@@ -1244,7 +1347,7 @@ def _read_csv_file(
     try:
         header, lines, raw = _read_csv_columns(path)
     except (OSError, UnicodeDecodeError, EOFError, csv.Error, gzip.BadGzipFile, zlib.error) as exc:
-        raise _FileRefused(name, RowErrorCode.UNREADABLE, str(exc)) from exc
+        raise _refusal(name, exc) from exc
     if header is None or not lines:
         raise _FileRefused(name, RowErrorCode.EMPTY_FILE, "no records")
     _refuse_duplicate_columns(name, header, line=1)
@@ -1404,7 +1507,7 @@ def _read_plt(path: Path, phone: str, max_errors: int) -> _Read:
                 lon.append(parts[1])
                 when.append(f"{parts[5].strip()}T{parts[6].strip()}")
     except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise _FileRefused(name, RowErrorCode.UNREADABLE, str(exc)) from exc
+        raise _refusal(name, exc) from exc
     if not lines:
         raise _FileRefused(name, RowErrorCode.EMPTY_FILE, "no track points")
     n = len(lines)

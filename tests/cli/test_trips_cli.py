@@ -674,3 +674,13 @@ def test_a_parquet_phone_column_of_non_utf8_bytes_is_exit_2(run, tmp_path):
     )  # fmt: skip
     r = run("trips", "import", str(path))
     assert r.exit_code == 2 and f"{path}:0: not-utf8" in r.stderr
+
+
+def test_a_gbk_csv_is_exit_2_not_utf8(run, tmp_path):
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(
+        "phone,time,lon,lat,note\n13912345678,2022-11-15T08:00:00+08:00,1,1,北京\n".encode("gbk")
+    )
+    r = run("trips", "import", str(path))
+    assert r.exit_code == 2 and "not-utf8: not UTF-8 text: line 2" in r.stderr
+    assert "rename" not in r.stderr

@@ -731,3 +731,37 @@ def test_parquet_timestamps_outside_1900_2999_are_row_errors(tmp_path, unit, val
     pq.write_table(table, path)
     report = inspect_records(path)
     assert codes(report) == [(i, RowErrorCode.TIME_OUT_OF_RANGE) for i in range(2, n + 1)]
+
+
+def test_compressed_bombs_are_refused_with_bounded_work(tmp_path, monkeypatch):
+    from healthcode.trips import readers
+
+    long_line = tmp_path / "zeros.csv.gz"
+    long_line.write_bytes(gzip.compress(b"phone,time,lon,lat\n" + b"0" * (8 << 20)))
+    blanks = tmp_path / "blank.csv.gz"
+    blanks.write_bytes(gzip.compress(b"phone,time,lon,lat\n" + b"\r\n" * 1_100_000))
+    big = tmp_path / "big.csv.gz"
+    row = b"13912345678,2022-11-20T21:40:00Z,116.4,39.9\n"
+    big.write_bytes(gzip.compress(b"phone,time,lon,lat\n" + row * 2000))
+    for path, code in ((long_line, RowErrorCode.LINE_TOO_LONG),
+                       (blanks, RowErrorCode.LINE_TOO_LONG), (big, RowErrorCode.FILE_TOO_LARGE)):  # fmt: skip
+        if path is big:
+            monkeypatch.setattr(readers, "MAX_UNPACKED_BYTES", 50_000)
+        assert [(e.line, e.code) for e in inspect_records(path).errors] == [(0, code)], path
+    monkeypatch.setattr(readers, "MAX_UNPACKED_BYTES", 2 << 30)
+    assert read_records(big).num_rows == 1
+
+
+@pytest.mark.parametrize(
+    ("encoding", "where"),
+    [("gbk", "line 2, byte offset 19"), ("latin-1", "line 2, byte offset 19"),
+     ("utf-16", "line 1, byte offset 0")],
+)  # fmt: skip
+def test_a_record_csv_that_is_not_utf8_says_so_and_where(tmp_path, encoding, where):
+    path = tmp_path / "r.csv"
+    path.write_bytes(
+        "phone,time,lon,lat\né北,2022-11-20T21:40:00Z,1,1\n".encode(encoding, "replace")
+    )
+    report = inspect_records(path)
+    [error] = report.errors
+    assert error.code == RowErrorCode.NOT_UTF8 and where in error.message, error.message
