@@ -138,15 +138,16 @@ def validate_id(
 
 
 def normalise_phone(phone: str) -> str:
-    """Return the 11-digit mainland mobile number.
+    """Return the 11-digit mainland mobile number: spaces and dashes removed, a
+    ``+86``/``0086``/``86`` prefix dropped (the same reading as trip record files).
 
     :raises InvalidPhone: anything else.
     """
     p = re.sub(r"[\s-]", "", phone or "")
-    if p.startswith("+86"):
-        p = p[3:]
-    elif len(p) == 13 and p.startswith("86"):
-        p = p[2:]
+    for prefix in ("+86", "0086", "86"):  # as the trip-record readers (one normalisation)
+        if p.startswith(prefix) and len(p) == 11 + len(prefix):
+            p = p[len(prefix) :]
+            break
     if not re.fullmatch(r"1[3-9][0-9]{9}", p):
         raise InvalidPhone("phone must be a mainland mobile number: 11 digits starting 13–19")
     return p

@@ -684,3 +684,12 @@ def test_a_gbk_csv_is_exit_2_not_utf8(run, tmp_path):
     r = run("trips", "import", str(path))
     assert r.exit_code == 2 and "not-utf8: not UTF-8 text: line 2" in r.stderr
     assert "rename" not in r.stderr
+
+
+def test_a_phone_with_0086_is_the_same_number_in_files_and_on_the_card(run, tmp_path):
+    records = tmp_path / "r.csv"
+    records.write_text(RECORDS.replace("13912345678,", "008613912345678,"))
+    assert run("trips", "import", str(records)).exit_code == 0
+    r = run("trips", "card", "0086 139 1234 5678", "--as-of", "2022-11-20", "--json")
+    assert r.exit_code == 0, r.output
+    assert [c["name"] for c in json.loads(r.stdout)["cities"]] == ["上海市"]

@@ -765,3 +765,24 @@ def test_a_record_csv_that_is_not_utf8_says_so_and_where(tmp_path, encoding, whe
     report = inspect_records(path)
     [error] = report.errors
     assert error.code == RowErrorCode.NOT_UTF8 and where in error.message, error.message
+
+
+def test_record_files_and_holders_normalise_phones_alike():
+    """One normalisation: a number a record file accepts is the one `trips card` and the
+    /trips form accept (holders.identity.normalise_phone), and the other way round."""
+    import re
+
+    from healthcode.errors import InvalidPhone
+    from healthcode.holders.identity import normalise_phone
+    from healthcode.trips.readers import _PHONE_RE, _normalise_phones
+
+    raw = ["008613912345678", "+8613912345678", "8613912345678", "139-1234-5678",
+           " 139 1234 5678\u3000", "+86 139 1234 5678", "0086139123456789", "+86139123456",
+           "86139123456789", "13912345678", "1391234567８", "0013912345678", "+0086 13912345678"]  # fmt: skip
+    column = _normalise_phones(pa.chunked_array([pa.array(raw, pa.string())])).to_pylist()
+    for value, by_reader in zip(raw, column, strict=True):
+        try:
+            held: str | None = normalise_phone(value)
+        except InvalidPhone:
+            held = None
+        assert held == (by_reader if re.fullmatch(_PHONE_RE, by_reader) else None), value
