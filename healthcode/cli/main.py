@@ -1052,20 +1052,29 @@ def _trip_progress(stage: str, step: int, steps: int) -> None:
 )  # fmt: skip
 @click.option("--cell-sites", type=click.Path(exists=True, dir_okay=False), default=None, help="cell_id,lon,lat (or the Shanghai layout) for records that give cell_id.")  # fmt: skip
 @click.option("--phone-map", type=click.Path(exists=True, dir_okay=False), default=None, help="subset,user,phone CSV overriding the GeoLife phone numbers.")  # fmt: skip
+@click.option("--phone", default=None, help="The phone number of .plt files, which carry none (default: from their NNN/Trajectory/ folders).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @db_option
 def trips_import(
     files: tuple[str, ...], fmt: str | None, cell_sites: str | None, phone_map: str | None,
-    as_json: bool,
+    phone: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Store location records (CSV, Parquet, GeoLife points.csv.gz or .plt): all or nothing.
 
     Its two steps (read and check every file, store the records) are shown on stderr."""
+    from healthcode.errors import InvalidPhone
+    from healthcode.holders.identity import normalise_phone
+
+    if phone is not None:
+        try:
+            phone = normalise_phone(phone)
+        except InvalidPhone as exc:
+            raise click.BadParameter(exc.message, param_hint="--phone") from exc
     svc = service()
     rows = _Progress("storing records")
     try:
         out = svc.import_trip_records(
-            files, fmt=fmt, cell_sites=cell_sites, phone_map=phone_map,
+            files, fmt=fmt, cell_sites=cell_sites, phone_map=phone_map, phone=phone,
             progress=_trip_progress, rows_progress=rows,
         )  # fmt: skip
     except HealthCodeError as exc:

@@ -182,11 +182,14 @@ class TripService:
         fmt: str | None = None,
         cell_sites: str | Path | None = None,
         phone_map: str | Path | None = None,
+        phone: str | None = None,
         actor: str = "cli",
         progress: BuildProgress | None = None,
         rows_progress: RowProgress | None = None,
     ) -> dict[str, Any]:
         """Read every file, then store all records or none.
+
+        :param phone: the number of ``.plt`` files (normalised; default: from their folders).
 
         :param progress: ``progress(stage, step, IMPORT_STEPS)`` at each of the two stages.
         :param rows_progress: ``rows_progress(stored, total)`` after each batch stored.
@@ -206,6 +209,7 @@ class TripService:
             fmt=RecordFormat(fmt) if fmt else None,
             cell_sites=sites,
             phone_map=pmap,
+            phone=normalise_phone(phone) if phone else None,
         )
         report.raise_for_errors()
         if progress is not None:

@@ -693,3 +693,18 @@ def test_a_phone_with_0086_is_the_same_number_in_files_and_on_the_card(run, tmp_
     r = run("trips", "card", "0086 139 1234 5678", "--as-of", "2022-11-20", "--json")
     assert r.exit_code == 0, r.output
     assert [c["name"] for c in json.loads(r.stdout)["cities"]] == ["上海市"]
+
+
+def test_a_lone_plt_file_is_imported_with_phone(run, tmp_path):
+    plt = tmp_path / "walk.plt"
+    plt.write_text(
+        "Geolife trajectory\nWGS 84\nAltitude is in Feet\nReserved 3\n0,2,255,My Track,0,0,2,8421376\n0\n"
+        "39.9,116.4,0,500,39322.7,2007-08-28,17:13:02\n39.9,116.4,0,500,39322.9,2007-08-28,22:13:02\n"
+    )
+    assert run("trips", "import", str(plt)).exit_code == 1  # no folder names the user
+    assert run("trips", "import", str(plt), "--phone", "12345").exit_code == 2
+    r = run("trips", "import", str(plt), "--phone", "0086 139 1234 5678", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["stored"] == 2 and json.loads(r.stdout)["phones"] == 1
+    r = run("trips", "card", "13912345678", "--as-of", "2007-08-30", "--json")
+    assert [c["name"] for c in json.loads(r.stdout)["cities"]] == ["北京市"]
