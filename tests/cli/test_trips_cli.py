@@ -516,7 +516,7 @@ def test_text_card_labels_are_chinese_first_with_english(run, tmp_path):
     path.write_text(
         "phone,time,lon,lat\n"
         "13800138000,2022-11-16T06:00:00+08:00,114.17,22.30\n"
-        "13800138000,2022-11-17T09:30:00+08:00,-0.1276,51.5072\n",
+        "13800138000,2022-11-17T09:30:00+08:00,150.0,20.0\n",
         encoding="utf-8",
     )
     assert run("trips", "import", str(path)).exit_code == 0
