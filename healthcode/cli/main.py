@@ -1007,6 +1007,19 @@ def _trip_fail(exc: HealthCodeError, *, as_json: bool) -> NoReturn:
     raise SystemExit(2 if unreadable or exc.status == 400 else 1)
 
 
+def _plt_phone_option(phone: str | None) -> str | None:
+    """``--phone`` (the number of .plt files) normalised; :raises click.BadParameter:."""
+    from healthcode.errors import InvalidPhone
+    from healthcode.holders.identity import normalise_phone
+
+    if phone is None:
+        return None
+    try:
+        return normalise_phone(phone)
+    except InvalidPhone as exc:
+        raise click.BadParameter(exc.message, param_hint="--phone") from exc
+
+
 def _trip_out(path: str, *, as_json: bool = False) -> None:
     """Fail early (exit 2, ``file-unreadable``) when an ``--out`` file cannot be written: no
     such folder, a folder, or no write permission — before any step runs or is stored."""
@@ -1062,14 +1075,7 @@ def trips_import(
     """Store location records (CSV, Parquet, GeoLife points.csv.gz or .plt): all or nothing.
 
     Its two steps (read and check every file, store the records) are shown on stderr."""
-    from healthcode.errors import InvalidPhone
-    from healthcode.holders.identity import normalise_phone
-
-    if phone is not None:
-        try:
-            phone = normalise_phone(phone)
-        except InvalidPhone as exc:
-            raise click.BadParameter(exc.message, param_hint="--phone") from exc
+    phone = _plt_phone_option(phone)
     svc = service()
     rows = _Progress("storing records")
     try:
@@ -1109,24 +1115,26 @@ def trips_import(
 )
 @click.option("--cell-sites", type=click.Path(exists=True, dir_okay=False), default=None, help="With --records: cell_id,lon,lat (or the Shanghai layout) for records that give cell_id.")  # fmt: skip
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None, help="Write the cards as JSON Lines (sorted by phone).")  # fmt: skip
+@click.option("--phone", default=None, help="With --records: the phone number of .plt files, which carry none.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @db_option
 def trips_build(
     as_of_text: str, records: tuple[str, ...], more: tuple[str, ...], engine: str,
-    cell_sites: str | None, out: str | None, as_json: bool,
+    cell_sites: str | None, out: str | None, phone: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Compute and store the card of every phone for a date (from stored records or files).
 
     Its six steps go to stderr; --engine spark without pyspark or Java fails before the first."""
     as_of = _trip_date(as_of_text, "--as-of")
     files = _trip_files(records, more, "--records")
+    plt_phone = _plt_phone_option(phone)
     if out:
         _trip_out(out, as_json=as_json)
     svc = service()
     try:
         result = svc.build_trip_cards(
             as_of, records=files or None, engine=engine, cell_sites=cell_sites,
-            progress=_trip_progress,
+            progress=_trip_progress, **({"phone": plt_phone} if plt_phone else {}),
         )  # fmt: skip
     except HealthCodeError as exc:
         _trip_fail(exc, as_json=as_json)

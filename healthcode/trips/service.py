@@ -238,6 +238,7 @@ class TripService:
         records: Sequence[str | Path] | None = None,
         engine: str = "duckdb",
         cell_sites: str | Path | None = None,
+        phone: str | None = None,
         progress: BuildProgress | None = None,
         actor: str = "cli",
     ) -> BuildResult:
@@ -263,7 +264,10 @@ class TripService:
         sites = read_cell_sites(cell_sites) if cell_sites else None
         lo_s, hi_s = store.lookback_range(policy, as_of)
         if records:  # read (and check) the files before touching the database
-            table = read_records([str(p) for p in records], cell_sites=sites)
+            table = read_records(
+                [str(p) for p in records], cell_sites=sites,
+                phone=normalise_phone(phone) if phone else None,  # of .plt files
+            )  # fmt: skip
             source = store.SOURCE_FILES
         with self.app.db.read() as s:
             if not records:

@@ -708,3 +708,7 @@ def test_a_lone_plt_file_is_imported_with_phone(run, tmp_path):
     assert json.loads(r.stdout)["stored"] == 2 and json.loads(r.stdout)["phones"] == 1
     r = run("trips", "card", "13912345678", "--as-of", "2007-08-30", "--json")
     assert [c["name"] for c in json.loads(r.stdout)["cities"]] == ["北京市"]
+    r = run("trips", "build", "--as-of", "2007-08-30", "--records", str(plt), "--phone", "13912345678", "--json", db="files.db")  # fmt: skip
+    assert r.exit_code == 0 and json.loads(r.stdout)["phones"] == 1, r.output
+    r = run("trips", "build", "--as-of", "2007-08-30", "--records", str(plt), "--phone", "1", db="files.db")  # fmt: skip
+    assert r.exit_code == 2
