@@ -30,6 +30,7 @@ from healthcode.credentials.inputs import from_bytes
 from healthcode.credentials.pipeline import VerifyOptions, verify
 from healthcode.credentials.report import VerificationReport, json_safe
 from healthcode.credentials.trust import TrustStore
+from tests.unit.credentials.test_hcert import vaccination
 
 AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 ISS = "https://atk.example/issuer"
@@ -64,26 +65,8 @@ def dcc_trust(cert: x509.Certificate = DCC_CERT) -> TrustStore:
 
 
 def payload(**over: Any) -> dict[str, Any]:
-    entry = {
-        "tg": "840539006",
-        "vp": "1119349007",
-        "mp": "EU/1/20/1528",
-        "ma": "ORG-100030215",
-        "dn": 2,
-        "sd": 2,
-        "dt": "2024-03-01",
-        "co": "CN",
-        "is": "atk",
-        "ci": "URN:UVCI:01:CN:ATK0001#X",
-    }
-    doc: dict[str, Any] = {
-        "ver": "1.3.0",
-        "nam": {"fn": "Zhang", "fnt": "ZHANG", "gn": "San", "gnt": "SAN"},
-        "dob": "1990-01-02",
-        "v": [entry],
-    }
-    doc.update(over)
-    return doc
+    """A valid vaccination payload (the factory of ``test_hcert``), fields overridden."""
+    return vaccination(**over)
 
 
 def claims(pl: Any = None, *, iat: Any = None, exp: Any = None) -> bytes:
